@@ -1,0 +1,40 @@
+"""sqs_workers: jobs on Amazon SQS — a drop-in for the ``sqs-workers`` package."""
+
+from sqs_workers import batching
+from sqs_workers.backoff_policies import (
+    DEFAULT_BACKOFF,
+    IMMEDIATE_RETURN,
+    ConstantBackoff,
+    ExponentialBackoff,
+)
+from sqs_workers.exceptions import SQSError
+from sqs_workers.memory_sqs import MemorySession
+from sqs_workers.processors import DropJob, ProcessingResult, RetryJob
+from sqs_workers.queue import JobQueue, RawQueue
+from sqs_workers.sqs_env import SQSEnv
+from sqs_workers.sqs_manage import (
+    create_fifo_queue,
+    create_standard_queue,
+    delete_queue,
+)
+
+__version__ = "1.0.0.dev0"
+
+__all__ = [
+    "DEFAULT_BACKOFF",
+    "IMMEDIATE_RETURN",
+    "ConstantBackoff",
+    "DropJob",
+    "ExponentialBackoff",
+    "JobQueue",
+    "MemorySession",
+    "ProcessingResult",
+    "RawQueue",
+    "RetryJob",
+    "SQSEnv",
+    "SQSError",
+    "batching",
+    "create_fifo_queue",
+    "create_standard_queue",
+    "delete_queue",
+]

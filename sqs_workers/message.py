@@ -1,0 +1,69 @@
+"""One received SQS message, as handed to processors.
+
+Built straight from a ``ReceiveMessage`` response entry (no boto3 resource
+involved: that layer costs more per message than the rest of the pipeline).
+It keeps the attribute names of boto3's ``sqs.Message`` resource, which raw
+processors of the original package read, and its ``delete`` and
+``change_visibility`` methods.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Message:
+    __slots__ = (
+        "_client",
+        "attributes",
+        "body",
+        "md5_of_body",
+        "md5_of_message_attributes",
+        "message_attributes",
+        "message_id",
+        "queue_url",
+        "receipt_handle",
+    )
+
+    def __init__(self, client: Any, queue_url: str, raw: dict[str, Any]) -> None:
+        self._client = client
+        self.queue_url = queue_url
+        self.message_id: str = raw["MessageId"]
+        self.receipt_handle: str = raw["ReceiptHandle"]
+        self.body: str = raw["Body"]
+        self.md5_of_body: str | None = raw.get("MD5OfBody")
+        self.md5_of_message_attributes: str | None = raw.get("MD5OfMessageAttributes")
+        self.attributes: dict[str, str] = raw.get("Attributes") or {}
+        # Like boto3's resource: None when the message carries no attributes.
+        self.message_attributes: dict[str, Any] | None = raw.get("MessageAttributes")
+
+    def string_attribute(self, name: str) -> str | None:
+        """A message attribute's StringValue, or None."""
+        attrs = self.message_attributes
+        if not attrs:
+            return None
+        entry = attrs.get(name)
+        return entry.get("StringValue") if entry else None
+
+    @property
+    def receive_count(self) -> int:
+        return int(self.attributes.get("ApproximateReceiveCount", 1))
+
+    def delete(self) -> dict[str, Any]:
+        return dict(
+            self._client.delete_message(
+                QueueUrl=self.queue_url, ReceiptHandle=self.receipt_handle
+            )
+        )
+
+    def change_visibility(self, VisibilityTimeout: int) -> dict[str, Any]:
+        return dict(
+            self._client.change_message_visibility(
+                QueueUrl=self.queue_url,
+                ReceiptHandle=self.receipt_handle,
+                VisibilityTimeout=VisibilityTimeout,
+            )
+        )
+
+    def __repr__(self) -> str:
+        return f"Message(queue_url={self.queue_url!r}, message_id={self.message_id!r})"

@@ -1,0 +1,235 @@
+"""Processors: decode a job message and call the user's function with it.
+
+``Processor.process_message`` returns what the acker needs to know: ``True``
+(delete the message), ``False`` (retry after the queue's backoff) or a
+``ProcessingResult`` (retry after its own backoff). A handler steers this by
+raising ``RetryJob`` (an intended retry, logged at INFO) or ``DropJob`` (give
+up: the message is deleted without retry, logged at WARNING); any other
+exception is an error, logged with its traceback, and retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Union
+
+from sqs_workers import codecs
+from sqs_workers.backoff_policies import BackoffPolicy
+from sqs_workers.context import SQSContext
+from sqs_workers.utils import validate_arguments
+
+if TYPE_CHECKING:
+    from sqs_workers.queue import GenericQueue
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CONTEXT_VAR = "context"
+
+
+class RetryJob(Exception):
+    """Raise in a handler to retry the job on purpose (not an error).
+
+    ``backoff_policy`` overrides the queue's backoff for this retry.
+    """
+
+    def __init__(self, backoff_policy: BackoffPolicy | None = None) -> None:
+        self.backoff_policy = backoff_policy
+        super().__init__()
+
+
+class DropJob(Exception):
+    """Raise in a handler to give up on a job: the message is deleted, not retried.
+
+    For jobs that can never succeed (the record they refer to is gone, the
+    payload is invalid). Logged at WARNING with the reason given.
+    """
+
+
+@dataclass(frozen=True)
+class ProcessingResult:
+    """Outcome of one message (or one batch): success, or retry with a backoff."""
+
+    success: bool
+    backoff_policy: BackoffPolicy | None = None
+
+
+Outcome = Union[bool, ProcessingResult]  # noqa: UP007 - a runtime alias
+
+
+@dataclass
+class Processor:
+    """Calls ``fn`` for each message of one job name of a queue."""
+
+    queue: GenericQueue
+    fn: Callable[..., Any] | None = None
+    job_name: str = ""
+    pass_context: bool = False
+    context_var: str = DEFAULT_CONTEXT_VAR
+
+    @classmethod
+    def maker(cls, **kwargs: Any) -> Callable[..., Processor]:
+        return functools.partial(cls, **kwargs)
+
+    # -- one message -------------------------------------------------------
+
+    def process_message(self, message: Any) -> Outcome:
+        try:
+            _, job_kwargs, job_context = self.deserialize_message(message)
+            result = self._call_process(job_kwargs, job_context)
+        except Exception as error:
+            return outcome_of_error(error, self.queue.name, self.job_name, message)
+        if isinstance(result, ProcessingResult):
+            return result
+        return True
+
+    def process(self, job_kwargs: dict[str, Any], job_context: Any = None) -> Any:
+        """Call the function; subclasses wrap this (with or without the context)."""
+        if self.pass_context:
+            job_kwargs = dict(job_kwargs)
+            job_kwargs[self.context_var] = (
+                job_context if job_context is not None else SQSContext()
+            )
+        return call_handler(self.fn, (), job_kwargs)
+
+    def _call_process(self, job_kwargs: dict[str, Any], job_context: Any) -> Any:
+        # Subclasses of the original package override either
+        # process(self, job_kwargs) or process(self, job_kwargs, job_context).
+        if _process_takes_context(type(self)):
+            return self.process(job_kwargs, job_context)
+        return self.process(job_kwargs)
+
+    # -- a list of messages (BatchMessages queues) --------------------------
+
+    def process_messages(self, messages: list[Any]) -> Outcome:
+        try:
+            result = self.process_batch(messages)
+        except Exception as error:
+            return outcome_of_error(error, self.queue.name, self.job_name, messages)
+        if isinstance(result, ProcessingResult):
+            return result
+        return True
+
+    def process_batch(self, messages: list[Any]) -> Any:
+        jobs = []
+        for message in messages:
+            _, job_kwargs, job_context = self.deserialize_message(message)
+            if self.pass_context:
+                job_kwargs[self.context_var] = job_context
+            jobs.append(job_kwargs)
+        return call_handler(self.fn, (jobs,), {})
+
+    def copy(self, **kwargs: Any) -> Processor:
+        return replace(self, **kwargs)
+
+    @staticmethod
+    def deserialize_message(message: Any) -> tuple[str, dict[str, Any], SQSContext]:
+        content_type = get_job_content_type(message)
+        codec = codecs.get_codec(content_type)  # type: ignore[arg-type]
+        job_kwargs = codec.deserialize(message.body)
+        return content_type, job_kwargs, get_job_context(message, codec)  # type: ignore[return-value]
+
+
+@functools.cache
+def _process_takes_context(cls: Any) -> bool:
+    params = list(inspect.signature(cls.process).parameters.values())[1:]
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return True
+    positional = [
+        p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    return len(positional) >= 2
+
+
+def outcome_of_error(
+    error: BaseException, queue_name: str, job_name: str, what: Any
+) -> Outcome:
+    """Log a handler's exception the way its kind deserves; say what to do."""
+    if isinstance(error, RetryJob):
+        logger.info("Retrying %s.%s", queue_name, job_name)
+        return ProcessingResult(success=False, backoff_policy=error.backoff_policy)
+    if isinstance(error, DropJob):
+        logger.warning("Dropping %s.%s without retry: %s", queue_name, job_name, error)
+        return True
+    logger.error(
+        "Error while processing %s.%s (%s)",
+        queue_name,
+        job_name,
+        _ids_of(what),
+        exc_info=error,
+    )
+    return False
+
+
+def _ids_of(what: Any) -> str:
+    if isinstance(what, list):
+        return ", ".join(str(getattr(m, "message_id", "?")) for m in what)
+    return str(getattr(what, "message_id", "?"))
+
+
+def get_job_content_type(job_message: Any) -> str | None:
+    return _string_attribute(job_message, "ContentType")
+
+
+def get_job_context(job_message: Any, codec: Any) -> SQSContext:
+    serialized = _string_attribute(job_message, "JobContext")
+    if not serialized:
+        return SQSContext()
+    return SQSContext.from_dict(codec.deserialize(serialized))
+
+
+def _string_attribute(message: Any, name: str) -> str | None:
+    attrs = message.message_attributes
+    if not attrs:
+        return None
+    entry = attrs.get(name)
+    return entry.get("StringValue") if entry else None
+
+
+def call_handler(fn: Any, args: Any, kwargs: dict[str, Any]) -> Any:
+    """Call ``fn`` with the arguments it accepts (extras dropped, defaults fill).
+
+    Coroutine functions are run to completion here; the concurrent worker
+    awaits them on its own event loop instead.
+    """
+    try:
+        accepted = _accepted_keywords(fn)
+    except TypeError:  # an unhashable callable: no caching
+        accepted = None
+    if accepted is None:
+        try:
+            args, kwargs = validate_arguments(fn, args, kwargs)
+        except (TypeError, ValueError):
+            # Not introspectable (a mock, a builtin): pass everything as is.
+            pass
+    elif accepted is not _ANY_KEYWORD:
+        kwargs = {k: v for k, v in kwargs.items() if k in accepted}
+    result = fn(*args, **kwargs)
+    if inspect.isawaitable(result):
+        return asyncio.run(_await(result))
+    return result
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
+
+
+_ANY_KEYWORD: frozenset[str] = frozenset({"*"})
+
+
+@functools.lru_cache(maxsize=4096)
+def _accepted_keywords(fn: Any) -> frozenset[str] | None:
+    """Keyword names ``fn`` takes; _ANY_KEYWORD for **kwargs; None: use slow path."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind in (p.POSITIONAL_ONLY, p.VAR_POSITIONAL) for p in params):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return _ANY_KEYWORD
+    return frozenset(p.name for p in params)
