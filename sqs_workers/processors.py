@@ -134,8 +134,18 @@ class Processor:
         return content_type, job_kwargs, get_job_context(message, codec)  # type: ignore[return-value]
 
 
-@functools.cache
+_TAKES_CONTEXT: dict[Any, bool] = {}
+
+
 def _process_takes_context(cls: Any) -> bool:
+    """Whether ``cls.process`` accepts the job context (cached per class)."""
+    known = _TAKES_CONTEXT.get(cls)
+    if known is None:
+        known = _TAKES_CONTEXT[cls] = _inspect_takes_context(cls)
+    return known
+
+
+def _inspect_takes_context(cls: Any) -> bool:
     params = list(inspect.signature(cls.process).parameters.values())[1:]
     if any(p.kind is p.VAR_POSITIONAL for p in params):
         return True
