@@ -1,0 +1,68 @@
+"""The sending seam: exact sizes, batches cut before the SQS limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sqs_workers import SQSEnv, create_standard_queue
+from sqs_workers.exceptions import MessageTooLarge
+from sqs_workers.sending import MAX_MESSAGE_LENGTH, encode_job, entry_size
+
+
+def count_calls(client: Any) -> dict[str, int]:
+    """Count SQS API calls by operation name, through botocore's event hooks."""
+    calls: dict[str, int] = {}
+
+    def on_call(model: Any, **_: Any) -> None:
+        calls[model.name] = calls.get(model.name, 0) + 1
+
+    client.meta.events.register("before-call.sqs.*", on_call)
+    return calls
+
+
+def test_entry_size_counts_body_and_attributes_in_utf8_bytes() -> None:
+    entry = encode_job("jöb", "bödy", "ctx", "json")
+    expected = (
+        len("bödy".encode())
+        + len("ContentType") + len("String") + len("json")
+        + len("JobContext") + len("String") + len("ctx")
+        + len("JobName") + len("String") + len("jöb".encode())
+    )  # fmt: skip
+    assert entry_size(entry) == expected
+
+
+def test_oversize_job_is_refused_before_sending(sqs: SQSEnv) -> None:
+    create_standard_queue(sqs, "big")
+    queue = sqs.queue("big")
+    calls = count_calls(sqs.sqs_client)
+    with pytest.raises(MessageTooLarge) as caught:
+        queue.add_job("job", _content_type="json", data="x" * MAX_MESSAGE_LENGTH)
+    assert caught.value.response["Error"]["Code"] == "MessageTooLong"
+    assert str(MAX_MESSAGE_LENGTH) in str(caught.value)
+    assert "SendMessage" not in calls and "SendMessageBatch" not in calls
+
+
+def test_batch_is_cut_before_the_request_size_limit(sqs: SQSEnv) -> None:
+    create_standard_queue(sqs, "cut")
+    queue = sqs.queue("cut")
+    calls = count_calls(sqs.sqs_client)
+    with queue.add_batch():
+        for i in range(3):
+            queue.add_job("job", _content_type="json", n=i, data="x" * 400_000)
+    # 3 × 400 kB do not fit in one 1 MiB request: two requests, none rejected.
+    assert calls["SendMessageBatch"] == 2
+    received = queue.get_raw_messages(wait_seconds=0, max_messages=10)
+    assert len(received) == 3
+
+
+def test_batch_sends_ten_entries_per_call(sqs: SQSEnv) -> None:
+    create_standard_queue(sqs, "ten")
+    queue = sqs.queue("ten")
+    calls = count_calls(sqs.sqs_client)
+    with queue.add_batch():
+        for i in range(25):
+            queue.add_job("job", n=i)
+    assert calls["SendMessageBatch"] == 3
+    assert queue.drain_queue() == 25
