@@ -1,0 +1,147 @@
+"""The stored message and the checksums SQS returns for it."""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from typing import Any
+
+# Where a message is; a message is in exactly one place at a time.
+DELAYED = 0  # in the queue's timer heap, ready_at = when its delay ends
+VISIBLE = 1  # waiting to be received
+INFLIGHT = 2  # received; in the timer heap, ready_at = when it shows again
+GONE = 3  # deleted, expired, purged or moved; lazily dropped from deques
+
+MessageAttributes = dict[str, dict[str, Any]]
+
+
+class MessageContent:
+    """What a sender gives SQS for one message, validated, with checksums.
+
+    Built outside the store's lock so hashing never holds up other threads.
+    """
+
+    __slots__ = (
+        "attributes",
+        "body",
+        "md5_attributes",
+        "md5_body",
+        "md5_system_attributes",
+        "size",
+        "system_attributes",
+    )
+
+    def __init__(
+        self,
+        body: str,
+        size: int,
+        attributes: MessageAttributes | None = None,
+        system_attributes: MessageAttributes | None = None,
+    ) -> None:
+        self.body = body
+        self.size = size
+        self.md5_body = md5_of_body(body)
+        self.attributes = attributes or None
+        self.md5_attributes = md5_of_attributes(attributes) if attributes else None
+        self.system_attributes = system_attributes or None
+        self.md5_system_attributes = (
+            md5_of_attributes(system_attributes) if system_attributes else None
+        )
+
+
+class MemoryMessage:
+    """One message stored in a MemoryQueue.
+
+    __slots__ keeps a stored message at a couple of hundred bytes, so a
+    queue of a million messages stays small and a deleted message frees
+    everything it held.
+    """
+
+    __slots__ = (
+        "attributes",
+        "body",
+        "dead_letter_source_arn",
+        "dedup_id",
+        "first_receive_at",
+        "group_id",
+        "heap_pos",
+        "md5_attributes",
+        "md5_body",
+        "md5_system_attributes",
+        "message_id",
+        "ready_at",
+        "receive_count",
+        "received_at",
+        "sent_at",
+        "sequence_number",
+        "serial",
+        "size",
+        "state",
+        "system_attributes",
+    )
+
+    def __init__(
+        self,
+        serial: int,
+        message_id: str,
+        content: MessageContent,
+        sent_at: float,
+    ) -> None:
+        self.serial = serial
+        self.message_id = message_id
+        self.body = content.body
+        self.md5_body = content.md5_body
+        self.attributes = content.attributes
+        self.md5_attributes = content.md5_attributes
+        self.system_attributes = content.system_attributes
+        self.md5_system_attributes = content.md5_system_attributes
+        self.sent_at = sent_at
+        self.size = content.size
+        self.receive_count = 0
+        self.first_receive_at: float | None = None
+        self.received_at = 0.0
+        self.ready_at = sent_at
+        self.heap_pos = -1
+        self.state = VISIBLE
+        self.group_id: str | None = None
+        self.dedup_id: str | None = None
+        self.sequence_number: str | None = None
+        self.dead_letter_source_arn: str | None = None
+
+    def __lt__(self, other: MemoryMessage) -> bool:
+        # Timer order; the serial breaks ties so equal times keep send order.
+        if self.ready_at != other.ready_at:
+            return self.ready_at < other.ready_at
+        return self.serial < other.serial
+
+    def __repr__(self) -> str:
+        return f"MemoryMessage(id={self.message_id!r}, body={self.body[:40]!r})"
+
+
+def md5_of_body(body: str) -> str:
+    return hashlib.md5(body.encode("utf-8")).hexdigest()
+
+
+def _length_prefixed(value: bytes) -> bytes:
+    return struct.pack("!I", len(value)) + value
+
+
+def md5_of_attributes(attributes: MessageAttributes) -> str:
+    """MD5OfMessageAttributes exactly as SQS (and the SDKs that verify it) do.
+
+    For each attribute in name order: length-prefixed name, length-prefixed
+    data type, a transport byte (1 = string, 2 = binary) and the
+    length-prefixed value; lengths are 4-byte big-endian.
+    """
+    digest = hashlib.md5()
+    for name in sorted(attributes):
+        attribute = attributes[name]
+        digest.update(_length_prefixed(name.encode("utf-8")))
+        digest.update(_length_prefixed(attribute["DataType"].encode("utf-8")))
+        if "StringValue" in attribute:
+            digest.update(b"\x01")
+            digest.update(_length_prefixed(attribute["StringValue"].encode("utf-8")))
+        elif "BinaryValue" in attribute:
+            digest.update(b"\x02")
+            digest.update(_length_prefixed(attribute["BinaryValue"]))
+    return digest.hexdigest()

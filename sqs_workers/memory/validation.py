@@ -1,0 +1,278 @@
+"""Request validation that SQS does before touching a queue."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from .attributes import MAX_DELAY_SECONDS, MAX_MESSAGE_SIZE
+from .errors import (
+    BATCH_IDS_NOT_DISTINCT,
+    BATCH_REQUEST_TOO_LONG,
+    EMPTY_BATCH_REQUEST,
+    INVALID_BATCH_ENTRY_ID,
+    INVALID_MESSAGE_CONTENTS,
+    INVALID_PARAMETER_VALUE,
+    MISSING_PARAMETER,
+    TOO_MANY_ENTRIES,
+    SQSError,
+)
+from .message import MessageAttributes, MessageContent
+
+if TYPE_CHECKING:
+    from .queue import MemoryQueue
+
+MAX_BATCH_ENTRIES = 10
+MAX_MESSAGE_ATTRIBUTES = 10
+# Characters SQS accepts in bodies and string attribute values.
+INVALID_CHARACTERS = re.compile(
+    "[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+BATCH_ENTRY_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
+ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,256}")
+GROUP_OR_DEDUP_ID = re.compile(r"[!-~]{1,128}")  # printable ASCII, no spaces
+SYSTEM_ATTRIBUTE_NAMES = {"AWSTraceHeader"}
+
+
+def invalid(message: str) -> SQSError:
+    return SQSError(INVALID_PARAMETER_VALUE, message)
+
+
+def check_body(body: str) -> None:
+    if body == "":
+        raise SQSError(
+            MISSING_PARAMETER, "The request must contain the parameter MessageBody."
+        )
+    if INVALID_CHARACTERS.search(body):
+        raise SQSError(
+            INVALID_MESSAGE_CONTENTS,
+            "Invalid characters found. Valid unicode characters are #x9 | #xA | "
+            "#xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF",
+        )
+
+
+def _check_attribute_name(name: str) -> None:
+    lowered = name.lower()
+    if (
+        not ATTRIBUTE_NAME.fullmatch(name)
+        or ".." in name
+        or name.startswith(".")
+        or name.endswith(".")
+        or lowered.startswith("aws.")
+        or lowered.startswith("amazon.")
+    ):
+        raise invalid(
+            f"Message (user) attribute '{name}' must contain a non-empty message "
+            "attribute name, no longer than 256 characters, made of "
+            "alphanumeric characters, hyphens, underscores and periods, not "
+            "starting or ending with a period nor containing two in a row, "
+            "and not starting with 'AWS.' or 'Amazon.'."
+        )
+
+
+def check_attributes(attributes: MessageAttributes, system: bool = False) -> int:
+    """Validate message attributes; returns the bytes they count for."""
+    if len(attributes) > MAX_MESSAGE_ATTRIBUTES and not system:
+        raise invalid(
+            f"Number of message attributes [{len(attributes)}] exceeds the "
+            f"allowed maximum [{MAX_MESSAGE_ATTRIBUTES}]."
+        )
+    size = 0
+    for name, attribute in attributes.items():
+        if system:
+            if name not in SYSTEM_ATTRIBUTE_NAMES:
+                raise invalid(f"Message system attribute name '{name}' is invalid.")
+        else:
+            _check_attribute_name(name)
+        data_type = attribute.get("DataType")
+        if not data_type:
+            raise invalid(
+                f"The message attribute '{name}' must contain non-empty "
+                "message attribute type."
+            )
+        base = data_type.split(".", 1)[0]
+        if base not in ("String", "Number", "Binary") or len(data_type) > 256:
+            raise invalid(
+                f"The message attribute '{name}' has an invalid message attribute "
+                "type, the set of supported type prefixes is Binary, Number, "
+                "and String."
+            )
+        size += len(name.encode()) + len(data_type.encode())
+        size += _check_attribute_value(name, base, data_type, attribute)
+    return size
+
+
+def _check_attribute_value(
+    name: str, base: str, data_type: str, attribute: dict[str, Any]
+) -> int:
+    if "StringListValues" in attribute or "BinaryListValues" in attribute:
+        raise invalid(f"Message attribute list values in '{name}' are not supported.")
+    if base == "Binary":
+        value = attribute.get("BinaryValue")
+        if not value:
+            raise invalid(
+                f"The message attribute '{name}' with type 'Binary' must use "
+                "field 'Binary'."
+            )
+        if not isinstance(value, (bytes, bytearray)):
+            raise invalid(
+                f"The message attribute '{name}' must contain a binary value."
+            )
+        return len(value)
+    value = attribute.get("StringValue")
+    if value is None or value == "":
+        raise invalid(
+            f"The message attribute '{name}' must contain non-empty message "
+            f"attribute value for message attribute type '{data_type}'."
+        )
+    if INVALID_CHARACTERS.search(value):
+        raise SQSError(
+            INVALID_MESSAGE_CONTENTS,
+            f"The message attribute '{name}' contains invalid characters.",
+        )
+    if base == "Number":
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            number = None
+        if number is None or not number.is_finite() or len(value) > 38 + 2:
+            raise invalid(
+                f"Can't cast the value of message (user) attribute '{name}' "
+                "to a number."
+            )
+    return len(value.encode("utf-8"))
+
+
+def build_content(entry: dict[str, Any]) -> MessageContent:
+    """Validate one message's content (body, attributes) and checksum it."""
+    body = entry.get("MessageBody", "")
+    check_body(body)
+    size = len(body.encode("utf-8"))
+    attributes = entry.get("MessageAttributes") or None
+    if attributes:
+        size += check_attributes(attributes)
+    system = entry.get("MessageSystemAttributes") or None
+    if system:
+        check_attributes(system, system=True)
+    delay = entry.get("DelaySeconds")
+    if delay is not None and not 0 <= delay <= MAX_DELAY_SECONDS:
+        raise invalid(
+            f"Value {delay} for parameter DelaySeconds is invalid. Reason: "
+            f"DelaySeconds must be >= 0 and <= {MAX_DELAY_SECONDS}."
+        )
+    if size > MAX_MESSAGE_SIZE:
+        raise message_too_long(MAX_MESSAGE_SIZE)
+    return MessageContent(body, size, attributes, system)
+
+
+def message_too_long(limit: int) -> SQSError:
+    return invalid(
+        f"One or more parameters are invalid. Reason: Message must be shorter "
+        f"than {limit} bytes."
+    )
+
+
+def check_send_for_queue(
+    queue: MemoryQueue,
+    content: MessageContent,
+    delay: int | None,
+    group_id: str | None,
+    dedup_id: str | None,
+) -> str | None:
+    """The checks that depend on the queue; returns the deduplication id."""
+    limit = queue.settings.maximum_message_size
+    if content.size > limit:
+        raise message_too_long(limit)
+    for name, value in (
+        ("MessageGroupId", group_id),
+        ("MessageDeduplicationId", dedup_id),
+    ):
+        if value is not None and not GROUP_OR_DEDUP_ID.fullmatch(value):
+            raise invalid(
+                f"Value {value} for parameter {name} is invalid. Reason: {name} "
+                "can only include alphanumeric and punctuation characters. 1 to "
+                "128 in length."
+            )
+    if not queue.fifo:
+        if dedup_id is not None:
+            raise invalid(
+                f"Value {dedup_id} for parameter MessageDeduplicationId is invalid. "
+                "Reason: The request include parameter that is not valid for this "
+                "queue type."
+            )
+        return None
+    if delay is not None and delay != 0:
+        raise invalid(
+            f"Value {delay} for parameter DelaySeconds is invalid. Reason: The "
+            "request include parameter that is not valid for this queue type."
+        )
+    if group_id is None:
+        raise SQSError(
+            MISSING_PARAMETER, "The request must contain the parameter MessageGroupId."
+        )
+    if dedup_id is None:
+        if not queue.settings.content_based_deduplication:
+            raise invalid(
+                "The queue should either have ContentBasedDeduplication enabled "
+                "or MessageDeduplicationId provided explicitly"
+            )
+        dedup_id = hashlib.sha256(content.body.encode("utf-8")).hexdigest()
+    return dedup_id
+
+
+def check_batch(entries: list[dict[str, Any]], entry_name: str) -> None:
+    """The whole-request checks every *Batch operation shares."""
+    if not entries:
+        raise SQSError(
+            EMPTY_BATCH_REQUEST,
+            f"There should be at least one {entry_name} in the request.",
+        )
+    if len(entries) > MAX_BATCH_ENTRIES:
+        raise SQSError(
+            TOO_MANY_ENTRIES,
+            f"Maximum number of entries per request are {MAX_BATCH_ENTRIES}. "
+            f"You have sent {len(entries)}.",
+        )
+    seen: set[str] = set()
+    for entry in entries:
+        entry_id = entry["Id"]
+        if entry_id in seen:
+            raise SQSError(BATCH_IDS_NOT_DISTINCT, f"Id {entry_id} repeated.")
+        seen.add(entry_id)
+    for entry in entries:
+        if not BATCH_ENTRY_ID.fullmatch(entry["Id"]):
+            raise SQSError(
+                INVALID_BATCH_ENTRY_ID,
+                "A batch entry id can only contain alphanumeric characters, "
+                "hyphens and underscores. It can be at most 80 letters long.",
+            )
+
+
+def batch_payload_size(entries: list[dict[str, Any]]) -> int:
+    """Bytes a SendMessageBatch counts against its 1 MiB limit."""
+    total = 0
+    for entry in entries:
+        total += len(entry.get("MessageBody", "").encode("utf-8"))
+        for name, attribute in (entry.get("MessageAttributes") or {}).items():
+            total += len(name.encode("utf-8")) + len(
+                attribute.get("DataType", "").encode("utf-8")
+            )
+            value = attribute.get("StringValue")
+            if value is not None:
+                total += len(value.encode("utf-8"))
+            binary = attribute.get("BinaryValue")
+            if binary is not None:
+                total += len(binary)
+    return total
+
+
+def check_batch_size(entries: list[dict[str, Any]]) -> None:
+    total = batch_payload_size(entries)
+    if total > MAX_MESSAGE_SIZE:
+        raise SQSError(
+            BATCH_REQUEST_TOO_LONG,
+            f"Batch requests cannot be longer than {MAX_MESSAGE_SIZE} bytes. "
+            f"You have sent {total} bytes.",
+        )
