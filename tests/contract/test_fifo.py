@@ -1,0 +1,112 @@
+"""FIFO queues: group and deduplication ids, order, content-based dedup."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from sqs_workers import RawQueue, SQSEnv
+from sqs_workers.queue import DEFAULT_MESSAGE_GROUP_ID
+
+from .helpers import CallSpy, make_queue, process_until, queued_count, receive_n
+
+
+def test_send_without_dedup_id_raises_before_sending(
+    sqs: SQSEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = make_queue(sqs, "emails.fifo")
+    sends = CallSpy(monkeypatch, sqs.sqs_client, "send_message")
+    with pytest.raises(ClientError):
+        queue.add_job("send_email", to="a")
+    assert len(sends) == 0
+    assert queued_count(queue) == 0
+
+
+def test_dedup_id_and_default_group(sqs: SQSEnv) -> None:
+    queue = make_queue(sqs, "emails.fifo")
+    message_id = queue.add_job("send_email", _deduplication_id="d1", to="a")
+    assert isinstance(message_id, str)
+    (message,) = receive_n(queue, 1)
+    assert message.attributes["MessageGroupId"] == DEFAULT_MESSAGE_GROUP_ID
+    assert message.attributes["MessageGroupId"] == "default"
+    assert message.attributes["MessageDeduplicationId"] == "d1"
+
+
+def test_group_id(sqs: SQSEnv) -> None:
+    queue = make_queue(sqs, "emails.fifo")
+
+    @queue.processor("send_email")
+    def send_email(to: str) -> None:
+        pass
+
+    send_email.delay(to="a", _deduplication_id="d1", _group_id="user@example.com")
+    (message,) = receive_n(queue, 1)
+    assert message.attributes["MessageGroupId"] == "user@example.com"
+    assert message.attributes["MessageDeduplicationId"] == "d1"
+
+
+def test_same_dedup_id_is_sent_once(sqs: SQSEnv) -> None:
+    queue = make_queue(sqs, "emails.fifo")
+    queue.add_job("send_email", _deduplication_id="same", to="a")
+    queue.add_job("send_email", _deduplication_id="same", to="b")
+    assert queued_count(queue) == 1
+
+
+def test_content_based_deduplication(sqs: SQSEnv) -> None:
+    queue = make_queue(sqs, "cb.fifo", content_based_deduplication=True)
+    queue.add_job("send_email", _content_type="json", to="a")
+    queue.add_job("send_email", _content_type="json", to="a")
+    queue.add_job("send_email", _content_type="json", to="b")
+    assert queued_count(queue) == 2
+
+
+def test_order_is_kept_within_a_group(sqs: SQSEnv) -> None:
+    queue = make_queue(sqs, "order.fifo")
+    seen: list[int] = []
+    queue.connect_processor("job", lambda n: seen.append(n))
+    for n in range(6):
+        queue.add_job("job", _deduplication_id=str(n), _group_id="g", n=n)
+    process_until(queue, lambda: len(seen) == 6)
+    assert seen == list(range(6))
+    assert queued_count(queue) == 0
+
+
+def test_fifo_batch_keeps_ids(sqs: SQSEnv) -> None:
+    queue = make_queue(sqs, "batch.fifo")
+    with queue.add_batch():
+        for n in range(3):
+            queue.add_job("job", _deduplication_id=f"d{n}", _group_id=f"g{n}", n=n)
+        assert queued_count(queue) == 0
+    messages = receive_n(queue, 3)
+    ids = sorted(
+        (m.attributes["MessageGroupId"], m.attributes["MessageDeduplicationId"])
+        for m in messages
+    )
+    assert ids == [("g0", "d0"), ("g1", "d1"), ("g2", "d2")]
+
+
+def test_raw_fifo_queue(sqs: SQSEnv) -> None:
+    queue = make_queue(sqs, "raw.fifo", RawQueue)
+    message_id = queue.add_raw_job("hello", deduplication_id="x")
+    assert isinstance(message_id, str)
+    queue.add_raw_job("other", deduplication_id="y", group_id="mine")
+    messages = {m.body: m for m in receive_n(queue, 2)}
+    assert messages["hello"].attributes["MessageGroupId"] == "default"
+    assert messages["hello"].attributes["MessageDeduplicationId"] == "x"
+    assert messages["other"].attributes["MessageGroupId"] == "mine"
+
+
+def test_fifo_processing(sqs: SQSEnv) -> None:
+    queue = make_queue(sqs, "proc.fifo")
+    seen: list[Any] = []
+
+    @queue.processor("job")
+    def job(x: int) -> None:
+        seen.append(x)
+
+    job.delay(x=1, _deduplication_id="a")
+    job.delay(x=2, _deduplication_id="b")
+    process_until(queue, lambda: seen == [1, 2])
+    assert queued_count(queue) == 0
