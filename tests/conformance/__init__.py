@@ -1,0 +1,1 @@
+"""Differential conformance suite: the same tests on the in-memory SQS and moto."""
