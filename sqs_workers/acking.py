@@ -4,12 +4,20 @@ Both go to SQS in batches of up to 10 entries. ``Acker`` is thread-safe: any
 worker thread may add to it, and whoever fills a batch (or calls ``flush``)
 sends it. Entries are swapped out under the lock and sent outside it, so a
 slow SQS call never blocks the threads that record outcomes.
+
+With ``max_delay`` set (the concurrent worker's mode), a background thread
+does all the sending instead: a full batch of 10 goes at once, a partial one
+once its oldest entry has waited ``max_delay`` seconds. Recording an outcome
+then never waits on the network, which matters when the recorder is an
+event loop running hundreds of jobs. ``close()`` sends what is left and stops
+that thread.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,16 +30,31 @@ SQS_BATCH_LIMIT = 10
 
 
 class Acker:
-    def __init__(self, client: Any, queue_url: str, queue_name: str) -> None:
+    def __init__(
+        self,
+        client: Any,
+        queue_url: str,
+        queue_name: str,
+        max_delay: float | None = None,
+    ) -> None:
         self._client = client
         self._queue_url = queue_url
         self._queue_name = queue_name
         self._lock = threading.Lock()
         self._deletes: list[Message] = []
         self._visibility: list[tuple[Message, int]] = []
+        self._max_delay = max_delay
+        # Timed mode only: the flusher thread and what it waits on.
+        self._wakeup = threading.Condition(self._lock)
+        self._oldest = 0.0  # monotonic time the oldest pending entry was added
+        self._flusher: threading.Thread | None = None
+        self._closed = False
 
     def delete(self, message: Message) -> None:
         """Acknowledge a finished job: its message will be deleted."""
+        if self._max_delay is not None:
+            self._add_timed(self._deletes, message)
+            return
         with self._lock:
             self._deletes.append(message)
             full = (
@@ -42,6 +65,9 @@ class Acker:
 
     def change_visibility(self, message: Message, timeout: float) -> None:
         """Hide a message for ``timeout`` seconds (0: visible again at once)."""
+        if self._max_delay is not None:
+            self._add_timed(self._visibility, (message, int(timeout)))
+            return
         with self._lock:
             self._visibility.append((message, int(timeout)))
             full = (
@@ -60,6 +86,88 @@ class Acker:
         """Send everything recorded so far."""
         with self._lock:
             deletes, changes = self._take_deletes(), self._take_visibility()
+        self._send_in_chunks(deletes, changes)
+
+    def close(self) -> None:
+        """Send everything pending and stop the flusher thread (timed mode)."""
+        with self._lock:
+            self._closed = True
+            self._wakeup.notify_all()
+            flusher = self._flusher
+        if flusher is not None:
+            flusher.join()
+        self.flush()
+
+    # -- timed mode ---------------------------------------------------------
+
+    def _add_timed(self, entries: list[Any], entry: Any) -> None:
+        with self._lock:
+            if not self._deletes and not self._visibility:
+                self._oldest = time.monotonic()
+            entries.append(entry)
+            if self._flusher is None and not self._closed:
+                self._start_flusher()
+            # Wake the flusher for a first entry (to arm its timer) and for a
+            # full batch; in between it is asleep on its deadline anyway.
+            if len(entries) == 1 or len(entries) == SQS_BATCH_LIMIT:
+                self._wakeup.notify()
+
+    def _start_flusher(self) -> None:
+        self._flusher = threading.Thread(
+            target=self._flush_loop,
+            name=f"sqs-acker-{self._queue_name}",
+            daemon=True,
+        )
+        self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        assert self._max_delay is not None
+        while True:
+            with self._lock:
+                deletes, changes = self._next_batches(self._max_delay)
+                if deletes is None:
+                    return
+            self._send_in_chunks(deletes, changes or [])
+
+    def _next_batches(
+        self, max_delay: float
+    ) -> tuple[list[Message] | None, list[tuple[Message, int]] | None]:
+        """Wait (lock held) until something must be sent; take it. None: closed."""
+        while True:
+            if not self._deletes and not self._visibility:
+                if self._closed:
+                    return None, None
+                self._wakeup.wait()
+                continue
+            due = self._oldest + max_delay - time.monotonic()
+            if due <= 0 or self._closed:
+                return self._take_deletes(), self._take_visibility()
+            if (
+                len(self._deletes) >= SQS_BATCH_LIMIT
+                or len(self._visibility) >= SQS_BATCH_LIMIT
+            ):
+                return self._take_full_batches()
+            self._wakeup.wait(due)
+
+    def _take_full_batches(
+        self,
+    ) -> tuple[list[Message], list[tuple[Message, int]]]:
+        """Only whole batches of 10: a remainder waits to fill up, not sent short."""
+        cut_d = len(self._deletes) - len(self._deletes) % SQS_BATCH_LIMIT
+        cut_v = len(self._visibility) - len(self._visibility) % SQS_BATCH_LIMIT
+        deletes, self._deletes = self._deletes[:cut_d], self._deletes[cut_d:]
+        changes, self._visibility = (
+            self._visibility[:cut_v],
+            self._visibility[cut_v:],
+        )
+        # The remainder arrived after the batch filled, so it is recent:
+        # restart its clock now rather than keeping a time per entry.
+        self._oldest = time.monotonic()
+        return deletes, changes
+
+    def _send_in_chunks(
+        self, deletes: list[Message], changes: list[tuple[Message, int]]
+    ) -> None:
         for start in range(0, len(deletes), SQS_BATCH_LIMIT):
             self._send_deletes(deletes[start : start + SQS_BATCH_LIMIT])
         for start in range(0, len(changes), SQS_BATCH_LIMIT):

@@ -96,6 +96,39 @@ class Processor:
             )
         return call_handler(self.fn, (), job_kwargs)
 
+    # -- awaited on the worker's event loop ---------------------------------
+
+    @property
+    def is_async(self) -> bool:
+        """Whether the worker may await this processor on its event loop.
+
+        True for a coroutine function handled by the stock ``process`` path.
+        A subclass that overrides ``process`` or ``process_message`` keeps
+        running in a worker thread, where its override is called as written
+        (and a coroutine it returns is run to completion there).
+        """
+        cls = type(self)
+        return (
+            cls.process is Processor.process
+            and cls.process_message is Processor.process_message
+            and inspect.iscoroutinefunction(self.fn)
+        )
+
+    async def process_message_async(self, message: Any) -> Outcome:
+        """``process_message`` for coroutine handlers: awaited, not asyncio.run."""
+        try:
+            _, job_kwargs, job_context = self.deserialize_message(message)
+            if self.pass_context:
+                job_kwargs[self.context_var] = job_context
+            result = invoke_handler(self.fn, (), job_kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception as error:
+            return outcome_of_error(error, self.queue.name, self.job_name, message)
+        if isinstance(result, ProcessingResult):
+            return result
+        return True
+
     def _call_process(self, job_kwargs: dict[str, Any], job_context: Any) -> Any:
         # Subclasses of the original package override either
         # process(self, job_kwargs) or process(self, job_kwargs, job_context).
@@ -206,6 +239,14 @@ def call_handler(fn: Any, args: Any, kwargs: dict[str, Any]) -> Any:
     Coroutine functions are run to completion here; the concurrent worker
     awaits them on its own event loop instead.
     """
+    result = invoke_handler(fn, args, kwargs)
+    if inspect.isawaitable(result):
+        return asyncio.run(_await(result))
+    return result
+
+
+def invoke_handler(fn: Any, args: Any, kwargs: dict[str, Any]) -> Any:
+    """Call ``fn`` with the arguments it accepts; an awaitable is returned as is."""
     try:
         accepted = _accepted_keywords(fn)
     except TypeError:  # an unhashable callable: no caching
@@ -218,10 +259,7 @@ def call_handler(fn: Any, args: Any, kwargs: dict[str, Any]) -> Any:
             pass
     elif accepted is not _ANY_KEYWORD:
         kwargs = {k: v for k, v in kwargs.items() if k in accepted}
-    result = fn(*args, **kwargs)
-    if inspect.isawaitable(result):
-        return asyncio.run(_await(result))
-    return result
+    return fn(*args, **kwargs)
 
 
 async def _await(awaitable: Any) -> Any:

@@ -1,48 +1,26 @@
-"""The sequential worker loop (one batch at a time)."""
+"""``GenericQueue.process_queue``'s entry point into the worker."""
 
 from __future__ import annotations
 
-import logging
-import time
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from sqs_workers.core import BatchProcessingResult
-from sqs_workers.queue import NOT_FOUND_CODES
-from sqs_workers.retrying import backoff_delay
 from sqs_workers.shutdown_policies import ShutdownPolicy
-
-logger = logging.getLogger(__name__)
+from sqs_workers.worker.options import WorkerOptions, worker_options_from
+from sqs_workers.worker.worker import Worker
 
 
 def run_queue_worker(
-    queue: Any, shutdown_policy: ShutdownPolicy, wait_seconds: float
+    queue: Any,
+    shutdown_policy: ShutdownPolicy,
+    wait_seconds: float,
+    *,
+    options: WorkerOptions | None = None,
+    **worker_options: Any,
 ) -> None:
-    """Process batches until the policy says stop; SQS errors never end it."""
-    failures = 0
-    while True:
-        try:
-            result = queue.process_batch(wait_seconds=wait_seconds)
-            failures = 0
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in NOT_FOUND_CODES:
-                raise
-            failures += 1
-            _log_and_wait(queue, error, failures)
-            result = BatchProcessingResult(queue.name)
-        except Exception as error:
-            failures += 1
-            _log_and_wait(queue, error, failures)
-            result = BatchProcessingResult(queue.name)
-        shutdown_policy.update_state(result)
-        if shutdown_policy.need_shutdown():
-            return
+    """Run a ``Worker`` on one queue until the policy, a signal or an error stops it.
 
-
-def _log_and_wait(queue: Any, error: BaseException, failures: int) -> None:
-    delay = backoff_delay(min(failures, 8), base=0.2)
-    logger.warning(
-        "Receiving from %s failed (%s); retrying in %.1fs", queue.name, error, delay
-    )
-    time.sleep(delay)
+    ``wait_seconds`` is ``process_queue``'s long-poll wait (``wait_second``);
+    ``options``/keywords are ``WorkerOptions`` (e.g. ``concurrency=8``).
+    """
+    resolved = worker_options_from(options, wait_seconds=wait_seconds, **worker_options)
+    Worker([queue], shutdown_policy, resolved).run()

@@ -1,0 +1,245 @@
+"""The dispatcher: which received job starts next, and when.
+
+All scheduling state lives here, under one lock: the jobs each queue holds
+(ready, parked behind their FIFO group, running), the number running, and
+the room each receiver has left. It never runs a job itself: jobs that may
+start are handed to ``start`` (outside the lock), which gives sync ones to the
+thread pool and async ones to the event loop.
+
+Rules it enforces:
+- at most ``concurrency`` jobs run at once;
+- each queue holds at most ``capacity`` jobs (running + ready), so memory stays
+  flat however deep the queue;
+- queues take turns (round robin), so a busy queue cannot starve another;
+- FIFO queues: one job per MessageGroupId at a time, in receive order; when
+  one fails, the group's later jobs are released (not run) so SQS redelivers
+  the group in order;
+- without a heartbeat, a job whose visibility ran out while it waited is not
+  started (another consumer may have it by now).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+
+from sqs_workers.worker.jobs import Job, QueueRuntime
+
+logger = logging.getLogger(__name__)
+
+# SQS returns at most 10 messages per receive: a receiver waits for that
+# much room so that each call is worth it.
+RECEIVE_BATCH = 10
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        runtimes: Sequence[QueueRuntime],
+        concurrency: int,
+        prefetch: int,
+        start: Callable[[list[Job]], None],
+        check_expiry: bool,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._runtimes = list(runtimes)
+        self._concurrency = concurrency
+        self.capacity = concurrency + prefetch
+        # Receive when this much room is free: a full batch normally, a
+        # single slot when the user asked for (almost) no prefetch.
+        self._need = max(1, min(RECEIVE_BATCH, prefetch))
+        self._start = start
+        self._check_expiry = check_expiry
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._room = {id(rt): threading.Condition(self._lock) for rt in runtimes}
+        self._idle = threading.Condition(self._lock)
+        self._held = dict.fromkeys((id(rt) for rt in runtimes), 0)
+        self._running = 0
+        self._turn = 0
+        self._stopping = False
+
+    # -- receivers ------------------------------------------------------------
+
+    def wait_for_room(self, runtime: QueueRuntime) -> int:
+        """Block until a receive is worth making; how many to ask for (0: stop)."""
+        key = id(runtime)
+        with self._lock:
+            room = self._room[key]
+            while not self._stopping and self.capacity - self._held[key] < self._need:
+                room.wait()
+            if self._stopping:
+                return 0
+            return min(RECEIVE_BATCH, self.capacity - self._held[key])
+
+    def put(self, runtime: QueueRuntime, jobs: list[Job]) -> list[Job]:
+        """Take received jobs; start what may start. Returns jobs refused (stopping)."""
+        with self._lock:
+            if self._stopping:
+                return jobs
+            self._held[id(runtime)] += len(jobs)
+            for job in jobs:
+                runtime.jobs.add(job)
+                self._enqueue(runtime, job)
+            startable = self._take_startable()
+        if startable:
+            self._start(startable)
+        return []
+
+    def _enqueue(self, runtime: QueueRuntime, job: Job) -> None:
+        group = job.group
+        if group is not None:
+            parked = runtime.groups.get(group)
+            if parked is not None:  # the group is busy: wait behind it
+                parked.append(job)
+                return
+            runtime.groups[group] = deque()
+        runtime.ready.append(job)
+
+    # -- runners --------------------------------------------------------------
+
+    def done(self, job: Job, success: bool) -> list[Job]:
+        """A job finished: free its slot, start the next. Returns jobs to release."""
+        runtime = job.runtime
+        with self._lock:
+            self._running -= 1
+            self._forget(runtime, job)
+            released = self._next_of_group(runtime, job, success)
+            startable = self._take_startable()
+            if self._running == 0:
+                self._idle.notify_all()
+        if startable:
+            self._start(startable)
+        return released
+
+    def _next_of_group(
+        self, runtime: QueueRuntime, job: Job, success: bool
+    ) -> list[Job]:
+        group = job.group
+        if group is None:
+            return []
+        parked = runtime.groups.get(group)
+        if not parked:
+            runtime.groups.pop(group, None)
+            return []
+        if not success:
+            # Running the group's later jobs now would break its order: the
+            # failed one comes back first once its backoff ends.
+            del runtime.groups[group]
+            for later in parked:
+                self._forget(runtime, later)
+            return list(parked)
+        runtime.ready.append(parked.popleft())
+        return []
+
+    def _take_startable(self) -> list[Job]:
+        """Jobs that may start now (lock held); counted as running."""
+        if self._stopping:
+            return []
+        startable: list[Job] = []
+        while self._running < self._concurrency:
+            job = self._next_ready()
+            if job is None:
+                break
+            if self._check_expiry and self._expired(job):
+                continue
+            self._running += 1
+            startable.append(job)
+        return startable
+
+    def _next_ready(self) -> Job | None:
+        runtimes = self._runtimes
+        if len(runtimes) == 1:
+            ready = runtimes[0].ready
+            return ready.popleft() if ready else None
+        count = len(runtimes)
+        for step in range(count):
+            runtime = runtimes[(self._turn + step) % count]
+            if runtime.ready:
+                self._turn = (self._turn + step + 1) % count
+                return runtime.ready.popleft()
+        return None
+
+    def _expired(self, job: Job) -> bool:
+        runtime = job.runtime
+        margin = min(1.0, runtime.visibility_timeout * 0.1)
+        if self._clock() < job.deadline - margin:
+            return False
+        logger.warning(
+            "%s waited in prefetch past its visibility timeout (%ss): not "
+            "starting it; SQS will deliver it again (enable the heartbeat or "
+            "lower prefetch to avoid this)",
+            job,
+            runtime.visibility_timeout,
+        )
+        self._forget(runtime, job)
+        if job.group is not None:
+            # Its group-mates must not overtake it either.
+            parked = runtime.groups.pop(job.group, None) or deque()
+            for later in parked:
+                self._forget(runtime, later)
+        return True
+
+    def _forget(self, runtime: QueueRuntime, job: Job) -> None:
+        runtime.jobs.discard(job)
+        key = id(runtime)
+        self._held[key] -= 1
+        self._room[key].notify()
+
+    # -- heartbeat -----------------------------------------------------------
+
+    def due_for_extension(self, runtime: QueueRuntime, before: float) -> list[Job]:
+        """Held jobs whose visibility ends before ``before`` (monotonic)."""
+        with self._lock:
+            return [
+                job for job in runtime.jobs if job.deadline < before and not job.capped
+            ]
+
+    def is_held(self, job: Job) -> bool:
+        with self._lock:
+            return job in job.runtime.jobs
+
+    # -- shutdown ---------------------------------------------------------------
+
+    def stop(self) -> list[Job]:
+        """Start nothing more, wake receivers; return every job not started."""
+        with self._lock:
+            self._stopping = True
+            unstarted: list[Job] = []
+            for runtime in self._runtimes:
+                unstarted.extend(runtime.ready)
+                for parked in runtime.groups.values():
+                    unstarted.extend(parked)
+                runtime.ready.clear()
+                runtime.groups.clear()
+                for job in unstarted:
+                    if job.runtime is runtime:
+                        self._forget(runtime, job)
+            for room in self._room.values():
+                room.notify_all()
+            return unstarted
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def wait_idle(self, timeout: float | None) -> bool:
+        """Wait until no job runs; False if ``timeout`` passed first."""
+        deadline = None if timeout is None else self._clock() + timeout
+        with self._lock:
+            while self._running:
+                remaining = None if deadline is None else deadline - self._clock()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+            return True
+
+    def running(self) -> int:
+        return self._running
+
+    def holds_nothing(self) -> bool:
+        with self._lock:
+            return not any(self._held.values())

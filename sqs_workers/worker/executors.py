@@ -1,0 +1,150 @@
+"""Where jobs run: a pool of worker threads, and one asyncio event loop.
+
+Both are started lazily (a queue of async jobs never starts a thread pool,
+and the other way round) and both are long-lived: no thread is created per
+job. The pool grows up to its size only while all its threads are busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from sqs_workers.worker.jobs import Job
+
+logger = logging.getLogger(__name__)
+
+_STOP = None
+
+
+class ThreadRunners:
+    """Up to ``size`` threads, each running ``run(job)`` for one job at a time."""
+
+    def __init__(self, size: int, run: Callable[[Job], None], name: str) -> None:
+        self._size = size
+        self._run = run
+        self._name = name
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._busy = 0  # submitted and not finished
+
+    def submit(self, job: Job) -> None:
+        with self._lock:
+            self._busy += 1
+            if self._busy > len(self._threads) and len(self._threads) < self._size:
+                self._spawn()
+        self._jobs.put(job)
+
+    def _spawn(self) -> None:
+        thread = threading.Thread(
+            target=self._loop,
+            name=f"{self._name}-{len(self._threads)}",
+            daemon=True,  # a cold stop must not wait for a stuck handler
+        )
+        self._threads.append(thread)
+        thread.start()
+
+    def _loop(self) -> None:
+        get, run, lock = self._jobs.get, self._run, self._lock
+        while True:
+            job = get()
+            if job is None:
+                return
+            try:
+                run(job)
+            except BaseException:  # never lose the thread (or the slot count)
+                logger.exception("Worker thread failed running %s", job)
+            with lock:
+                self._busy -= 1
+
+    def close(self, timeout: float | None = None) -> None:
+        """Let each thread finish its job and exit (it has none when idle)."""
+        with self._lock:
+            threads = list(self._threads)
+        for _ in threads:
+            self._jobs.put(_STOP)
+        for thread in threads:
+            thread.join(timeout)
+
+    @property
+    def thread_count(self) -> int:
+        return len(self._threads)
+
+
+class LoopRunner:
+    """An event loop on its own thread awaiting ``run(job)`` for many jobs."""
+
+    def __init__(
+        self, run: Callable[[Job], Coroutine[Any, Any, None]], name: str
+    ) -> None:
+        self._run = run
+        self._name = name
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        # Strong references: the loop itself keeps only weak ones to tasks.
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def submit(self, jobs: list[Job]) -> None:
+        loop = self._loop or self._start()
+        if self._thread is threading.current_thread():
+            self._create_tasks(jobs)
+        else:
+            loop.call_soon_threadsafe(self._create_tasks, jobs)
+
+    def _start(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                started = threading.Event()
+                self._thread = threading.Thread(
+                    target=self._serve,
+                    args=(loop, started),
+                    name=self._name,
+                    daemon=True,
+                )
+                self._thread.start()
+                started.wait()
+                self._loop = loop
+            return self._loop
+
+    @staticmethod
+    def _serve(loop: asyncio.AbstractEventLoop, started: threading.Event) -> None:
+        asyncio.set_event_loop(loop)
+        loop.call_soon(started.set)
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    def _create_tasks(self, jobs: list[Job]) -> None:
+        loop, tasks, run = self._loop, self._tasks, self._run
+        assert loop is not None
+        for job in jobs:
+            task = loop.create_task(run(job))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+    def close(self, cancel: bool) -> None:
+        """Stop the loop; ``cancel`` first cancels jobs still awaited (cold stop)."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        if cancel:
+            loop.call_soon_threadsafe(self._cancel_all)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+
+    def _cancel_all(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+    @property
+    def started(self) -> bool:
+        return self._loop is not None

@@ -1,0 +1,165 @@
+"""The heartbeat: keep held messages invisible while their jobs need them.
+
+Every ``interval`` it looks for held messages (running or prefetched) whose
+visibility ends within half an extension, and extends them all with one
+ChangeMessageVisibilityBatch per 10 messages per queue. A job may then run
+far longer than its queue's visibility timeout and still run once.
+
+SQS refuses to keep a message invisible more than 12 hours after its
+receipt. The last extension stops at that cap (less a margin), and a log line
+says the message will become visible again while its job still runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqs_workers.retrying import call_with_retry
+from sqs_workers.worker.dispatcher import Dispatcher
+from sqs_workers.worker.jobs import Job, QueueRuntime
+from sqs_workers.worker.options import HeartbeatOptions
+
+logger = logging.getLogger(__name__)
+
+MIN_INTERVAL = 0.2
+MAX_INTERVAL = 30.0
+# Never ask for less than this: an extension of a second or two would be
+# spent before it arrives.
+MIN_EXTENSION = 2
+
+
+def plan_extension(
+    now: float, received_at: float, extend_by: int, max_visibility: float
+) -> int | None:
+    """Seconds to extend a message by now, or None once the cap is reached.
+
+    The new visibility ends ``extend_by`` seconds from now, but never past
+    ``received_at + max_visibility``.
+    """
+    remaining = max_visibility - (now - received_at)
+    if remaining < MIN_EXTENSION:
+        return None
+    return int(min(extend_by, remaining))
+
+
+def interval_for(options: HeartbeatOptions, visibility_timeout: int) -> float:
+    if options.interval is not None:
+        return options.interval
+    return min(MAX_INTERVAL, max(MIN_INTERVAL, visibility_timeout / 4))
+
+
+class Heartbeat:
+    def __init__(
+        self,
+        runtimes: Sequence[QueueRuntime],
+        dispatcher: Dispatcher,
+        options: HeartbeatOptions,
+        visibility_timeout: int | None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._runtimes = list(runtimes)
+        self._dispatcher = dispatcher
+        self._options = options
+        self._clock = clock
+        self._extend_by = {
+            id(rt): max(
+                MIN_EXTENSION,
+                options.extend_by or visibility_timeout or rt.visibility_timeout,
+            )
+            for rt in runtimes
+        }
+        self.interval = min(
+            interval_for(options, visibility_timeout or rt.visibility_timeout)
+            for rt in runtimes
+        )
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(
+            target=self._loop, name="sqs-heartbeat", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(10)
+
+    def _loop(self) -> None:
+        while not self._stopped.wait(self.interval):
+            try:
+                self.beat()
+            except Exception:  # a missed beat is retried next interval
+                logger.exception("Heartbeat failed")
+
+    def beat(self) -> int:
+        """Extend every held message that needs it now; how many were extended."""
+        extended = 0
+        for runtime in self._runtimes:
+            extend_by = self._extend_by[id(runtime)]
+            # Extend while at least a beat and a half of margin remains.
+            horizon = max(extend_by / 2, self.interval * 1.5)
+            now = self._clock()
+            due = self._dispatcher.due_for_extension(runtime, now + horizon)
+            if due:
+                extended += self._extend(runtime, due, now, extend_by)
+        return extended
+
+    def _extend(
+        self, runtime: QueueRuntime, jobs: list[Job], now: float, extend_by: int
+    ) -> int:
+        entries: list[tuple[Job, Any, int]] = []
+        for job in jobs:
+            seconds = plan_extension(
+                now, job.received_at, extend_by, self._options.max_visibility
+            )
+            if seconds is None:
+                self._give_up(job, now)
+                continue
+            entries.extend((job, m, seconds) for m in job.all_messages())
+        extended = 0
+        for start in range(0, len(entries), 10):
+            extended += self._send(runtime, entries[start : start + 10], now)
+        return extended
+
+    def _give_up(self, job: Job, now: float) -> None:
+        job.capped = True
+        logger.warning(
+            "%s has been invisible for %.0fs: SQS caps visibility at 12 hours "
+            "since receipt, so the heartbeat stops extending it; it becomes "
+            "visible again (and may run twice) if its job is still running then",
+            job,
+            now - job.received_at,
+        )
+
+    def _send(
+        self, runtime: QueueRuntime, batch: list[tuple[Job, Any, int]], now: float
+    ) -> int:
+        request = [
+            {"Id": str(i), "ReceiptHandle": m.receipt_handle, "VisibilityTimeout": s}
+            for i, (_, m, s) in enumerate(batch)
+        ]
+        try:
+            response = call_with_retry(
+                runtime.client.change_message_visibility_batch,
+                description="ChangeMessageVisibilityBatch (heartbeat)",
+                QueueUrl=runtime.url,
+                Entries=request,
+            )
+        except Exception as error:
+            logger.warning("Heartbeat for %s failed: %s", runtime.name, error)
+            return 0
+        failed = {f["Id"] for f in response.get("Failed", ())}
+        extended = 0
+        for i, (job, _, seconds) in enumerate(batch):
+            if str(i) in failed:
+                # Usually the job just finished and its message is gone.
+                if logger.isEnabledFor(logging.DEBUG) and self._dispatcher.is_held(job):
+                    logger.debug("Heartbeat could not extend %s", job)
+                continue
+            job.deadline = now + seconds
+            extended += 1
+        return extended

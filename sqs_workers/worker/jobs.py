@@ -1,0 +1,111 @@
+"""What the worker holds: one queue's runtime state, and one received job.
+
+A ``Job`` is created per received message (or per received list, on a
+``BatchMessages`` queue) and lives until its outcome is recorded or it is
+released. It carries the message's visibility deadline so the heartbeat
+knows what to extend and the dispatcher knows what has gone stale.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import deque
+from typing import Any
+
+from sqs_workers.acking import Acker
+from sqs_workers.core import get_job_name
+from sqs_workers.queue import JobQueue, RawQueue
+
+# How a job runs: in a worker thread, awaited on the event loop, or as a list
+# of messages handed over at once (BatchMessages queues; in a thread).
+SYNC = 0
+ASYNC = 1
+BATCH = 2
+
+
+class QueueRuntime:
+    """One queue as one worker sees it: where it is, and what it holds."""
+
+    def __init__(
+        self, queue: Any, url: str, visibility_timeout: int, acker: Acker
+    ) -> None:
+        self.queue = queue
+        self.name: str = queue.name
+        self.url = url
+        self.client: Any = queue.client
+        self.acker = acker
+        self.visibility_timeout = visibility_timeout
+        self.is_fifo: bool = queue.is_fifo
+        policy = queue.batching_policy
+        self.batch_size: int = policy.batch_size if policy.batching_enabled else 0
+        # Owned by the Dispatcher, under its lock.
+        self.ready: deque[Job] = deque()
+        # FIFO: a group is present while one of its jobs is ready or running;
+        # its deque holds the group's later jobs, in order.
+        self.groups: dict[str, deque[Job]] = {}
+        self.jobs: set[Job] = set()  # everything held: ready, parked, running
+
+    def __repr__(self) -> str:
+        return f"QueueRuntime({self.name!r})"
+
+
+class Job:
+    __slots__ = (
+        "capped",
+        "deadline",
+        "group",
+        "handler",
+        "kind",
+        "message",
+        "messages",
+        "received_at",
+        "runtime",
+    )
+
+    def __init__(
+        self,
+        runtime: QueueRuntime,
+        message: Any,
+        received_at: float,
+        deadline: float,
+        messages: list[Any] | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.message = message
+        self.messages = messages
+        self.received_at = received_at
+        self.deadline = deadline
+        self.capped = False  # the heartbeat reached the 12 h cap for it
+        self.group: str | None = (
+            message.attributes.get("MessageGroupId") if runtime.is_fifo else None
+        )
+        self.kind, self.handler = _kind_of(runtime, message, messages)
+
+    def all_messages(self) -> list[Any]:
+        return self.messages if self.messages is not None else [self.message]
+
+    def __repr__(self) -> str:
+        return f"Job({self.runtime.name!r}, {self.message.message_id!r})"
+
+
+def _kind_of(
+    runtime: QueueRuntime, message: Any, messages: list[Any] | None
+) -> tuple[int, Any]:
+    """SYNC/ASYNC/BATCH, and for ASYNC what to await.
+
+    Only the stock message paths are awaited on the loop: a queue class that
+    overrides ``process_message`` gets its override called, in a thread.
+    """
+    if messages is not None:
+        return BATCH, None
+    queue = runtime.queue
+    method = type(queue).process_message
+    if method is JobQueue.process_message:
+        processor = queue.processors.get(get_job_name(message))
+        if processor is not None and getattr(processor, "is_async", False):
+            return ASYNC, processor
+    elif method is RawQueue.process_message:
+        raw = queue.processor
+        if raw is not None and inspect.iscoroutinefunction(raw):
+            return ASYNC, raw
+    return SYNC, None

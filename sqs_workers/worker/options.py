@@ -1,0 +1,174 @@
+"""The worker's options, grouped by concern in small frozen dataclasses.
+
+Every option has a default that keeps a bare ``queue.process_queue()`` working
+like the original (one job at a time), only with batched acks. Options can be
+given as dataclasses or as flat keywords, which ``worker_options_from``
+sorts into the right group::
+
+    queue.process_queue(concurrency=16)
+    queue.process_queue(options=WorkerOptions(concurrency=16))
+    queue.process_queue(concurrency=16, heartbeat=HeartbeatOptions(enabled=False))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+# SQS allows a message to stay invisible at most 12 hours after it was received.
+SQS_MAX_VISIBILITY_SECONDS = 12 * 60 * 60
+
+
+@dataclass(frozen=True)
+class HeartbeatOptions:
+    """Keeping messages of running (and prefetched) jobs invisible.
+
+    ``enabled``: None means on for concurrent workers (concurrency > 1),
+    off for the one-job-at-a-time default.
+    ``interval``: seconds between checks; None means a quarter of the
+    queue's visibility timeout (at least 0.2 s, at most 30 s).
+    ``extend_by``: seconds of visibility each extension grants; None means
+    the queue's visibility timeout (so a crashed worker's messages come back
+    as soon as they would have without a heartbeat).
+    ``max_visibility``: stop extending once a message has been invisible
+    this long since its receipt (SQS refuses more than 12 hours).
+    """
+
+    enabled: bool | None = None
+    interval: float | None = None
+    extend_by: int | None = None
+    max_visibility: float = SQS_MAX_VISIBILITY_SECONDS - 60
+
+
+@dataclass(frozen=True)
+class ShutdownOptions:
+    """How the worker stops (signal, ``Worker.stop()`` or shutdown policy).
+
+    ``grace_period``: seconds running jobs get to finish on a warm stop; past
+    it the worker returns and their messages reappear after their visibility
+    timeout. ``handle_signals``: install SIGTERM/SIGINT handlers; None means
+    only when the worker runs in the main thread.
+    """
+
+    grace_period: float = 30.0
+    handle_signals: bool | None = None
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """How one worker receives, runs and acknowledges jobs.
+
+    ``concurrency``: jobs running at once: sync handlers in a thread pool of
+    that size (threads started on demand), async handlers on the worker's
+    event loop.
+    ``prefetch``: received messages held ready beyond the running ones;
+    None means max(10, concurrency), enough for full receives of 10.
+    ``wait_seconds``: the long-poll wait of each ReceiveMessage (0-20).
+    ``visibility_timeout``: asked for on each receive; None uses the queue's.
+    ``ack_delay``: longest a finished job's delete waits to share a batch.
+    """
+
+    concurrency: int = 1
+    prefetch: int | None = None
+    wait_seconds: float = 10
+    visibility_timeout: int | None = None
+    ack_delay: float = 0.05
+    heartbeat: HeartbeatOptions = field(default_factory=HeartbeatOptions)
+    shutdown: ShutdownOptions = field(default_factory=ShutdownOptions)
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {self.concurrency}")
+        if self.prefetch is not None and self.prefetch < 0:
+            raise ValueError(f"prefetch must be >= 0, got {self.prefetch}")
+        if not 0 <= self.wait_seconds <= 20:
+            raise ValueError(
+                f"wait_seconds must be in [0, 20], got {self.wait_seconds}"
+            )
+
+    @property
+    def prefetch_count(self) -> int:
+        return max(10, self.concurrency) if self.prefetch is None else self.prefetch
+
+    @property
+    def heartbeat_enabled(self) -> bool:
+        enabled = self.heartbeat.enabled
+        return self.concurrency > 1 if enabled is None else enabled
+
+
+@dataclass(frozen=True)
+class SupervisorOptions:
+    """``SQSEnv.process_queues``: the worker processes and their lifecycle.
+
+    ``processes``: worker processes per queue. ``max_jobs_per_process``:
+    recycle (stop and replace) a process after that many jobs, a guard
+    against leaks; None never recycles. ``restart_crashed``: replace a
+    process that died; ``restart_delay`` is the first wait before doing so,
+    doubled on each crash in a row up to ``max_restart_delay``.
+    """
+
+    processes: int = 1
+    max_jobs_per_process: int | None = None
+    restart_crashed: bool = True
+    restart_delay: float = 0.5
+    max_restart_delay: float = 30.0
+    worker: WorkerOptions = field(default_factory=WorkerOptions)
+
+    def __post_init__(self) -> None:
+        if self.processes < 1:
+            raise ValueError(f"processes must be >= 1, got {self.processes}")
+
+
+def _names(cls: type[Any]) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)}
+
+
+def worker_options_from(
+    options: WorkerOptions | None = None, **kwargs: Any
+) -> WorkerOptions:
+    """``options`` (or the defaults) with flat keywords applied to their group.
+
+    Heartbeat fields take a ``heartbeat_`` prefix (``heartbeat_interval=5``);
+    ``heartbeat=False``/``True`` is short for ``HeartbeatOptions(enabled=...)``;
+    ``grace_period`` and ``handle_signals`` land in ``ShutdownOptions``.
+    Unknown names raise ``TypeError`` at once rather than being ignored.
+    """
+    base = options or WorkerOptions()
+    top: dict[str, Any] = {}
+    heartbeat: dict[str, Any] = {}
+    shutdown: dict[str, Any] = {}
+    for name, value in kwargs.items():
+        if name == "heartbeat" and isinstance(value, bool):
+            heartbeat["enabled"] = value
+        elif name in _names(WorkerOptions):
+            top[name] = value
+        elif name.startswith("heartbeat_") and name[10:] in _names(HeartbeatOptions):
+            heartbeat[name[10:]] = value
+        elif name in _names(ShutdownOptions):
+            shutdown[name] = value
+        else:
+            raise TypeError(f"unknown worker option {name!r}")
+    if heartbeat:
+        top["heartbeat"] = dataclasses.replace(
+            top.get("heartbeat", base.heartbeat), **heartbeat
+        )
+    if shutdown:
+        top["shutdown"] = dataclasses.replace(
+            top.get("shutdown", base.shutdown), **shutdown
+        )
+    return dataclasses.replace(base, **top)
+
+
+def supervisor_options_from(
+    options: SupervisorOptions | None = None, **kwargs: Any
+) -> SupervisorOptions:
+    """Like ``worker_options_from``; worker keywords go to the children's options."""
+    base = options or SupervisorOptions()
+    own = {k: kwargs.pop(k) for k in list(kwargs) if k in _names(SupervisorOptions)}
+    worker_base = own.pop("worker", base.worker)
+    if kwargs:
+        own["worker"] = worker_options_from(worker_base, **kwargs)
+    elif worker_base is not base.worker:
+        own["worker"] = worker_base
+    return dataclasses.replace(base, **own)

@@ -1,0 +1,124 @@
+"""The receiver: one thread per queue that long-polls while there is room.
+
+It asks the dispatcher for room first, so the worker never holds more than
+its bounded prefetch, then receives up to 10 messages in one call. SQS
+errors never end it: transient ones (throttling, 5xx, timeouts, dropped
+connections) and any other are logged and retried with jittered backoff;
+only a queue that does not exist is reported as fatal (a configuration
+error, not something waiting can fix).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from botocore.exceptions import ClientError
+
+from sqs_workers.queue import NOT_FOUND_CODES
+from sqs_workers.receiving import receive_messages, receive_up_to
+from sqs_workers.retrying import backoff_delay, is_transient
+from sqs_workers.worker.dispatcher import Dispatcher
+from sqs_workers.worker.jobs import Job, QueueRuntime
+
+logger = logging.getLogger(__name__)
+
+# After an empty receive with no long-poll wait, pause this long before the
+# next one: polling an empty queue in a tight loop burns CPU and API calls.
+EMPTY_POLL_PAUSE = 0.1
+
+
+def is_fatal(error: BaseException) -> bool:
+    """A missing queue: stop the worker and say so, instead of retrying."""
+    return (
+        isinstance(error, ClientError)
+        and error.response.get("Error", {}).get("Code") in NOT_FOUND_CODES
+    )
+
+
+class Receiver:
+    def __init__(
+        self,
+        runtime: QueueRuntime,
+        dispatcher: Dispatcher,
+        wait_seconds: float,
+        visibility_timeout: int | None,
+        release: Callable[[QueueRuntime, list[Job]], None],
+        on_empty: Callable[[], None],
+        on_fatal: Callable[[BaseException], None],
+        stopped: threading.Event,
+    ) -> None:
+        self._runtime = runtime
+        self._dispatcher = dispatcher
+        self._wait = int(wait_seconds)
+        self._visibility = visibility_timeout
+        self._release = release
+        self._on_empty = on_empty
+        self._on_fatal = on_fatal
+        self._stopped = stopped
+        self._thread = threading.Thread(
+            target=self._loop, name=f"sqs-receiver-{runtime.name}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float | None) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _loop(self) -> None:
+        failures = 0
+        while True:
+            room = self._dispatcher.wait_for_room(self._runtime)
+            if room == 0:
+                return
+            try:
+                jobs = self._receive(room)
+            except Exception as error:
+                if is_fatal(error):
+                    self._on_fatal(error)
+                    return
+                failures += 1
+                self._pause_after(error, failures)
+                continue
+            failures = 0
+            if not jobs:
+                self._on_empty()
+                if self._wait == 0:
+                    self._stopped.wait(EMPTY_POLL_PAUSE)
+                continue
+            refused = self._dispatcher.put(self._runtime, jobs)
+            if refused:  # the worker began stopping during the long poll
+                self._release(self._runtime, refused)
+
+    def _receive(self, room: int) -> list[Job]:
+        runtime = self._runtime
+        received_at = time.monotonic()
+        deadline = received_at + (self._visibility or runtime.visibility_timeout)
+        if runtime.batch_size:
+            messages = receive_up_to(
+                runtime.client, runtime.url, runtime.batch_size, self._wait
+            )
+            if not messages:
+                return []
+            return [Job(runtime, messages[0], received_at, deadline, messages)]
+        messages = receive_messages(
+            runtime.client, runtime.url, room, self._wait, self._visibility
+        )
+        return [Job(runtime, m, received_at, deadline) for m in messages]
+
+    def _pause_after(self, error: BaseException, failures: int) -> None:
+        delay = backoff_delay(min(failures, 8), base=0.2)
+        level = logging.WARNING if is_transient(error) else logging.ERROR
+        logger.log(
+            level,
+            "Receiving from %s failed (%s: %s); retrying in %.1fs",
+            self._runtime.name,
+            type(error).__name__,
+            error,
+            delay,
+        )
+        self._stopped.wait(delay)

@@ -1,0 +1,414 @@
+"""The Worker: receives, runs and acknowledges jobs of one or more queues.
+
+Threads of one worker, and what each does:
+
+- one receiver per queue: long-polls while the dispatcher has room;
+- the dispatcher (no thread of its own): decides which job starts next;
+- worker threads (up to ``concurrency``, started on demand) for sync
+  handlers, and one event-loop thread for ``async def`` handlers;
+- one acker flusher per queue: deletes and visibility changes, in batches;
+- the heartbeat: extends the visibility of held messages;
+- the thread that called ``run()``: feeds the shutdown policy, watches for
+  ``stop()`` and signals, and then performs the ordered stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from sqs_workers.acking import Acker
+from sqs_workers.core import BatchProcessingResult
+from sqs_workers.processors import Outcome, ProcessingResult, outcome_of_error
+from sqs_workers.retrying import call_with_retry
+from sqs_workers.shutdown_policies import NEVER_SHUTDOWN, ShutdownPolicy
+from sqs_workers.worker.dispatcher import Dispatcher
+from sqs_workers.worker.executors import LoopRunner, ThreadRunners
+from sqs_workers.worker.heartbeat import Heartbeat
+from sqs_workers.worker.jobs import ASYNC, BATCH, Job, QueueRuntime
+from sqs_workers.worker.options import WorkerOptions, worker_options_from
+from sqs_workers.worker.receiver import Receiver
+from sqs_workers.worker.signals import SignalCounter, may_install, stop_signals
+
+logger = logging.getLogger(__name__)
+
+# How often the run() thread looks at signals and time-based policies when
+# nothing else wakes it.
+TICK = 0.2
+DEFAULT_VISIBILITY_TIMEOUT = 30
+
+
+class ResultSink:
+    """Jobs finished since the shutdown policy last looked (one queue)."""
+
+    def __init__(self, queue_name: str) -> None:
+        self.queue_name = queue_name
+        self._lock = threading.Lock()
+        self._succeeded: list[Any] = []
+        self._failed: list[Any] = []
+
+    def update_with_message(self, message: Any, success: bool) -> None:
+        with self._lock:
+            (self._succeeded if success else self._failed).append(message)
+
+    def drain(self) -> BatchProcessingResult | None:
+        with self._lock:
+            if not self._succeeded and not self._failed:
+                return None
+            result = BatchProcessingResult(
+                self.queue_name, self._succeeded, self._failed
+            )
+            self._succeeded, self._failed = [], []
+        return result
+
+
+class Worker:
+    """Process ``queues`` until the shutdown policy, ``stop()`` or a signal ends it.
+
+    ``Worker([q1, q2], IdleShutdown(60), concurrency=8).run()``; options as in
+    ``WorkerOptions`` (a dataclass, flat keywords, or both).
+    """
+
+    def __init__(
+        self,
+        queues: Sequence[Any] | Any,
+        shutdown_policy: ShutdownPolicy = NEVER_SHUTDOWN,
+        options: WorkerOptions | None = None,
+        **option_kwargs: Any,
+    ) -> None:
+        self.queues: list[Any] = (
+            list(queues) if isinstance(queues, (list, tuple)) else [queues]
+        )
+        if not self.queues:
+            raise ValueError("a Worker needs at least one queue")
+        self.shutdown_policy = shutdown_policy
+        self.options = worker_options_from(options, **option_kwargs)
+        self.started = threading.Event()  # set once receiving
+        self.finished = threading.Event()  # set once run() is done
+        self._stop_requested = threading.Event()
+        self._cold = False
+        self._signals = SignalCounter()
+        self._wakeup = threading.Event()
+        self._halt = threading.Event()  # interrupts receivers' pauses
+        self._saw_empty = False
+        self._fatal: BaseException | None = None
+        self._sinks: dict[int, ResultSink] = {}
+
+    # -- public ----------------------------------------------------------------
+
+    def run(self) -> None:
+        """Work until stopped; returns after the ordered stop (see ``_shut_down``).
+
+        Raises the error of a queue that does not exist (at start or later).
+        """
+        try:
+            self._run()
+        finally:
+            self.finished.set()
+        if self._fatal is not None:
+            raise self._fatal
+
+    def stop(self, cold: bool = False, wait: float | None = None) -> bool:
+        """Ask the worker to stop, from any thread (not from a signal handler).
+
+        Warm (default): stop receiving, release prefetched messages, let
+        running jobs finish within the grace period, flush acks, return.
+        Cold: the same without waiting for running jobs (their messages come
+        back after their visibility timeout). ``wait``: seconds to wait for
+        ``run()`` to return; True if it did.
+        """
+        self._cold = self._cold or cold
+        self._stop_requested.set()
+        self._wakeup.set()
+        if wait is None:
+            return self.finished.is_set()
+        return self.finished.wait(wait)
+
+    # -- setting up ------------------------------------------------------------
+
+    def _run(self) -> None:
+        options = self.options
+        runtimes = [self._runtime_for(queue) for queue in self.queues]
+        self._sinks = {id(rt): ResultSink(rt.name) for rt in runtimes}
+        self._runtimes = runtimes
+        self._threads = ThreadRunners(options.concurrency, self._run_sync, "sqs-worker")
+        self._loop = LoopRunner(self._run_async, "sqs-worker-loop")
+        self._dispatcher = Dispatcher(
+            runtimes,
+            options.concurrency,
+            options.prefetch_count,
+            self._start_jobs,
+            check_expiry=not options.heartbeat_enabled,
+        )
+        self._heartbeat = (
+            Heartbeat(
+                runtimes,
+                self._dispatcher,
+                options.heartbeat,
+                options.visibility_timeout,
+            )
+            if options.heartbeat_enabled
+            else None
+        )
+        self._receivers = [
+            Receiver(
+                rt,
+                self._dispatcher,
+                options.wait_seconds,
+                options.visibility_timeout,
+                self._release,
+                self._on_empty,
+                self._on_fatal,
+                self._halt,
+            )
+            for rt in runtimes
+        ]
+        install = may_install(options.shutdown.handle_signals)
+        with stop_signals(self._signals, install):
+            if self._heartbeat is not None:
+                self._heartbeat.start()
+            for receiver in self._receivers:
+                receiver.start()
+            logger.info(
+                "Worker started on %s (concurrency %d, prefetch %d, heartbeat %s)",
+                ", ".join(rt.name for rt in runtimes),
+                options.concurrency,
+                options.prefetch_count,
+                "on" if self._heartbeat else "off",
+            )
+            self.started.set()
+            cold = self._serve()
+            self._shut_down(cold)
+
+    def _runtime_for(self, queue: Any) -> QueueRuntime:
+        url = queue.get_queue_url()  # a missing queue raises here, clearly
+        visibility = self.options.visibility_timeout or self._queue_visibility(
+            queue, url
+        )
+        acker = Acker(queue.client, url, queue.name, max_delay=self.options.ack_delay)
+        return QueueRuntime(queue, url, visibility, acker)
+
+    @staticmethod
+    def _queue_visibility(queue: Any, url: str) -> int:
+        try:
+            attributes = call_with_retry(
+                queue.client.get_queue_attributes,
+                description="GetQueueAttributes",
+                QueueUrl=url,
+                AttributeNames=["VisibilityTimeout"],
+            )["Attributes"]
+            return int(attributes["VisibilityTimeout"])
+        except Exception as error:
+            logger.warning(
+                "Could not read the visibility timeout of %s (%s); assuming %ds",
+                queue.name,
+                error,
+                DEFAULT_VISIBILITY_TIMEOUT,
+            )
+            return DEFAULT_VISIBILITY_TIMEOUT
+
+    # -- the run() thread --------------------------------------------------------
+
+    def _serve(self) -> bool:
+        """Wait for a reason to stop; return True for a cold stop."""
+        policy = self.shutdown_policy
+        while True:
+            self._wakeup.wait(TICK)
+            self._wakeup.clear()
+            self._feed_policy()
+            if self._fatal is not None:
+                return False
+            if self._signals.count:
+                logger.info(
+                    "Signal %s received: stopping (a second one stops at once)",
+                    self._signals.last,
+                )
+                return self._signals.count > 1
+            if self._stop_requested.is_set():
+                return self._cold
+            if policy.need_shutdown():
+                logger.info("Shutdown policy %r says stop", policy)
+                return False
+
+    def _feed_policy(self) -> None:
+        """Give the policy what finished since last time, or an idle poll."""
+        policy = self.shutdown_policy
+        fed = False
+        for sink in self._sinks.values():
+            result = sink.drain()
+            if result is not None:
+                policy.update_state(result)
+                fed = True
+        if not fed and self._saw_empty:
+            self._saw_empty = False
+            if self._dispatcher.holds_nothing():
+                policy.update_state(BatchProcessingResult(self.queues[0].name))
+
+    def _on_empty(self) -> None:
+        self._saw_empty = True
+        self._wakeup.set()
+
+    def _on_fatal(self, error: BaseException) -> None:
+        if self._fatal is None:
+            self._fatal = error
+        self._wakeup.set()
+
+    # -- the ordered stop -------------------------------------------------------
+
+    def _shut_down(self, cold: bool) -> None:
+        dispatcher = self._dispatcher
+        # 1. Receive and start nothing more. Receivers waiting for room wake
+        #    up and exit; one inside a long poll hands back what it gets,
+        #    which the dispatcher refuses and the receiver releases.
+        unstarted = dispatcher.stop()
+        self._halt.set()
+        # 2. Prefetched jobs that never started go back to the queue now
+        #    (visibility 0, batched) instead of after their visibility timeout.
+        self._release_all(unstarted)
+        # 3. Running jobs finish (warm) within the grace period; their acks
+        #    keep flowing, and the heartbeat keeps their messages hidden.
+        if not cold:
+            cold = not self._wait_for_running()
+        if cold and dispatcher.running():
+            logger.warning(
+                "Stopping with %d jobs still running: their messages reappear "
+                "after their visibility timeout",
+                dispatcher.running(),
+            )
+        # 4. Receivers are done once their current long poll returns.
+        for receiver in self._receivers:
+            receiver.join(0.5 if cold else self.options.wait_seconds + 5)
+        # 5. Only now the heartbeat may stop: it protected the running jobs.
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+        # 6. Idle executors exit; a cold stop cancels awaited jobs.
+        self._loop.close(cancel=cold)
+        if not cold:
+            self._threads.close(timeout=1)
+        # 7. Send every delete and visibility change recorded so far.
+        for runtime in self._runtimes:
+            runtime.acker.close()
+        # 8. The policy sees every job that finished, even during the stop.
+        self._feed_policy()
+        logger.info("Worker stopped")
+
+    def _wait_for_running(self) -> bool:
+        """Wait for running jobs; False on a timeout or a second signal."""
+        grace = self.options.shutdown.grace_period
+        waited = 0.0
+        while not self._dispatcher.wait_idle(TICK):
+            waited += TICK
+            if self._signals.count > 1 or self._cold or waited >= grace:
+                return False
+            self._feed_policy()
+        return True
+
+    def _release_all(self, jobs: list[Job]) -> None:
+        by_runtime: dict[int, list[Job]] = {}
+        for job in jobs:
+            by_runtime.setdefault(id(job.runtime), []).append(job)
+        for runtime in self._runtimes:
+            released = by_runtime.get(id(runtime))
+            if released:
+                self._release(runtime, released)
+                runtime.acker.flush()
+        if jobs:
+            logger.info("Released %d prefetched messages", len(jobs))
+
+    def _release(self, runtime: QueueRuntime, jobs: list[Job]) -> None:
+        """Make messages we will not run visible again at once."""
+        acker = runtime.acker
+        for job in jobs:
+            for message in job.all_messages():
+                acker.change_visibility(message, 0)
+
+    # -- running jobs ---------------------------------------------------------------
+
+    def _start_jobs(self, jobs: list[Job]) -> None:
+        """Called by the dispatcher with jobs that may start now."""
+        awaited = None
+        submit = self._threads.submit
+        for job in jobs:
+            if job.kind == ASYNC:
+                if awaited is None:
+                    awaited = [job]
+                else:
+                    awaited.append(job)
+            else:
+                submit(job)
+        if awaited:
+            self._loop.submit(awaited)
+
+    def _run_sync(self, job: Job) -> None:
+        """A worker thread runs one job: handler, outcome, ack."""
+        success = False
+        try:  # whatever happens, the job's slot is given back
+            if job.kind == BATCH:
+                success = self._process_list(job)
+            else:
+                try:
+                    outcome = job.runtime.queue.process_message(job.message)
+                except Exception:
+                    logger.exception("Processing %s failed", job)
+                    outcome = False
+                success = self._record(job.runtime, job.message, outcome)
+        finally:
+            self._finish(job, success)
+
+    def _process_list(self, job: Job) -> bool:
+        runtime = job.runtime
+        messages = job.messages or []
+        try:
+            pairs = runtime.queue.process_message_list(messages)
+        except Exception:
+            logger.exception("Processing a batch of %s failed", runtime.name)
+            pairs = [(m, False) for m in messages]
+        success = True
+        for message, outcome in pairs:
+            success = self._record(runtime, message, outcome) and success
+        return success
+
+    async def _run_async(self, job: Job) -> None:
+        """On the event loop: await one job's handler, then its outcome."""
+        try:
+            outcome = await self._await_handler(job)
+        except Exception:
+            logger.exception("Processing %s failed", job)
+            outcome = False
+        # A cancelled job (cold stop) records nothing: CancelledError is not
+        # an Exception, so it ends here and the message comes back later.
+        success = False
+        try:
+            success = self._record(job.runtime, job.message, outcome)
+        finally:
+            self._finish(job, success)
+
+    @staticmethod
+    async def _await_handler(job: Job) -> Outcome:
+        handler = job.handler
+        process_async = getattr(handler, "process_message_async", None)
+        if process_async is not None:  # a Processor of a JobQueue
+            return await process_async(job.message)
+        try:  # a RawQueue's coroutine function
+            result = await handler(job.message)
+        except Exception as error:
+            return outcome_of_error(error, job.runtime.name, "raw", job.message)
+        return result if isinstance(result, ProcessingResult) else True
+
+    def _record(self, runtime: QueueRuntime, message: Any, outcome: Outcome) -> bool:
+        """Ack per the queue's rules (delete, or backoff visibility)."""
+        runtime.queue.record_outcome(
+            runtime.acker, self._sinks[id(runtime)], message, outcome
+        )
+        if isinstance(outcome, ProcessingResult):
+            return outcome.success
+        return bool(outcome)
+
+    def _finish(self, job: Job, success: bool) -> None:
+        released = self._dispatcher.done(job, success)
+        if released:
+            self._release(job.runtime, released)
+        if not self._wakeup.is_set():
+            self._wakeup.set()
