@@ -75,6 +75,11 @@ class Processor:
     def maker(cls, **kwargs: Any) -> Callable[..., Processor]:
         return functools.partial(cls, **kwargs)
 
+    @property
+    def queue_name(self) -> str:
+        """The queue's name (the original README's custom processor reads it)."""
+        return self.queue.name
+
     # -- one message -------------------------------------------------------
 
     def process_message(self, message: Any) -> Outcome:
