@@ -104,6 +104,12 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+def pip_errors(stderr: str) -> str:
+    """pip's ERROR lines (its warnings about local indexes are noise here)."""
+    errors = [line for line in stderr.splitlines() if line.startswith("ERROR")]
+    return " ".join(errors) if errors else stderr.strip()[-1500:]
+
+
 def build_venv(directory: Path) -> None:
     if directory.exists():
         shutil.rmtree(directory)
@@ -142,7 +148,7 @@ def build_venv(directory: Path) -> None:
         shutil.rmtree(directory, ignore_errors=True)
         unavailable(
             f"pip could not install {' '.join(RELEASED_REQUIREMENTS)} from PyPI "
-            f"(is PyPI reachable?): {installed.stderr.strip()[-1500:]}"
+            f"(is PyPI reachable?): {pip_errors(installed.stderr)}"
         )
     (directory / STAMP).write_text(RELEASED_VERSION + "\n")
     if not venv_works(directory):

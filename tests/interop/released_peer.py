@@ -200,7 +200,11 @@ class Peer:
         self.received = []
         succeeded = failed = batches = 0
         deadline = time.monotonic() + PROCESS_DEADLINE_SECONDS
-        while len(self.received) < step["expect"] and time.monotonic() < deadline:
+        while (
+            len(self.received) < step["expect"]
+            and not failed
+            and time.monotonic() < deadline
+        ):
             result = queue.process_batch(wait_seconds=1)
             succeeded += result.succeeded_count()
             failed += result.failed_count()

@@ -26,10 +26,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import pickle
+import string
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -45,7 +48,6 @@ from sqs_workers import (
     create_fifo_queue,
     create_standard_queue,
 )
-from sqs_workers.codecs import get_codec
 from sqs_workers.context import SQSContext
 from sqs_workers.processors import Processor
 
@@ -302,7 +304,9 @@ class Ours:
         self.received = []
         succeeded = failed = 0
         deadline = time.monotonic() + PROCESS_DEADLINE_SECONDS
-        while len(self.received) < expect and time.monotonic() < deadline:
+        while (
+            len(self.received) < expect and not failed and time.monotonic() < deadline
+        ):
             result = queue.process_batch(wait_seconds=1)
             succeeded += result.succeeded_count()
             failed += result.failed_count()
@@ -543,36 +547,68 @@ def test_ours_raw_processed_by_released(exchange: Exchange) -> None:
 
 
 def test_same_job_same_wire_format(exchange: Exchange) -> None:
-    """Both packages' messages of one job carry the same attributes and values."""
+    """The same job sent by each package: same attributes, same encoding.
+
+    Decoded with the standard library (not with either package), following
+    the documented wire format; the pickle protocol must match too.
+    """
     ours, codec = exchange.ours, exchange.codec
     queue = ours.env.queue(WIRE)
     messages: list[Any] = []
     deadline = time.monotonic() + PROCESS_DEADLINE_SECONDS
     while len(messages) < 2 and time.monotonic() < deadline:
         messages += queue.get_raw_messages(wait_seconds=1)
+    by_id = {m.message_id: m for m in messages}
     [ours_id] = exchange.sent_by_ours[WIRE]
     [released_id] = exchange.peer[WIRE]["message_ids"]
-    by_id = {m.message_id: m for m in messages}
     assert sorted(by_id) == sorted([ours_id, released_id])
-    described = {
-        who: describe_message(by_id[i])
-        for who, i in [("ours", ours_id), ("released", released_id)]
-    }
-    shapes = {
-        who: {n: a["DataType"] for n, a in d["message_attributes"].items()}
-        for who, d in described.items()
-    }
-    assert shapes["ours"] == shapes["released"]
+    sides = {"ours": by_id[ours_id], "released": by_id[released_id]}
+
+    wire = {}
+    for who, message in sides.items():
+        attrs = describe_message(message)["message_attributes"]
+        body, context = message.body, attrs["JobContext"]["StringValue"]
+        wire[who] = {
+            "attributes": {n: a["DataType"] for n, a in attrs.items()},
+            "content_type": attrs["ContentType"]["StringValue"],
+            "job_name": attrs["JobName"]["StringValue"],
+            "kwargs_repr": repr(wire_decode(codec, body)),
+            "context": wire_decode(codec, context),
+            "encoding": (wire_encoding(codec, body), wire_encoding(codec, context)),
+        }
     job = wire_job(codec)
-    decoder = get_codec(codec)
-    for who, message_id in [("ours", ours_id), ("released", released_id)]:
-        message = by_id[message_id]
-        attrs = described[who]["message_attributes"]
-        assert attrs["ContentType"]["StringValue"] == codec, who
-        assert attrs["JobName"]["StringValue"] == "store", who
-        assert decoder.deserialize(message.body) == job.kwargs, who
-        assert repr(decoder.deserialize(message.body)) == repr(job.kwargs), who
-        context = decoder.deserialize(attrs["JobContext"]["StringValue"])
-        assert context == CONTEXT, who
+    assert wire["ours"]["attributes"] == {
+        "ContentType": "String",
+        "JobContext": "String",
+        "JobName": "String",
+    }
+    assert wire["ours"] == wire["released"]
+    assert wire["ours"]["content_type"] == codec
+    assert wire["ours"]["job_name"] == "store"
+    assert wire["ours"]["kwargs_repr"] == repr(job.kwargs)
+    assert wire["ours"]["context"] == CONTEXT
+    if codec == "pickle_compat":
+        assert wire["ours"]["encoding"] == ("pickle protocol 2",) * 2
+
+    for message in sides.values():
         message.delete()
     assert_queue_empty(ours, WIRE)
+
+
+URLSAFE_BASE64 = frozenset(string.ascii_letters + string.digits + "-_=")
+
+
+def wire_decode(codec: str, text: str) -> Any:
+    """The documented format: json.dumps, or pickle -> zlib -> urlsafe base64."""
+    if codec == "json":
+        return json.loads(text)
+    assert set(text) <= URLSAFE_BASE64, text
+    return pickle.loads(zlib.decompress(base64.urlsafe_b64decode(text)))
+
+
+def wire_encoding(codec: str, text: str) -> str:
+    if codec == "json":
+        return "json"
+    raw = zlib.decompress(base64.urlsafe_b64decode(text))
+    assert raw[0] == pickle.PROTO[0], raw[:2]
+    return f"pickle protocol {raw[1]}"
