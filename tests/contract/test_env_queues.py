@@ -256,7 +256,8 @@ def test_localstack_client_session(
 def test_process_queues_runs_every_queue(sqs: SQSEnv) -> None:
     q1 = make_queue(sqs, "pq1")
     q2 = make_queue(sqs, "pq2")
-    for queue in (q1, q2):
+    other = make_queue(sqs, "not_listed")
+    for queue in (q1, q2, other):
         queue.connect_processor("job", lambda x: None)
         queue.add_job("job", x=1)
     run_in_thread(
@@ -267,6 +268,7 @@ def test_process_queues_runs_every_queue(sqs: SQSEnv) -> None:
     )
     assert queued_count(q1) == 0
     assert queued_count(q2) == 0
+    assert queued_count(other) == 1
 
 
 def test_memory_sessions_share_a_memory_aws(random_string: str) -> None:

@@ -29,6 +29,7 @@ from .helpers import (
     make_queue,
     process_until,
     queued_count,
+    receive_n,
     run_in_thread,
     visible_count,
     wait_until,
@@ -478,3 +479,46 @@ def test_retry_job_in_a_batch_without_policy_hides_it(sqs: SQSEnv) -> None:
     job.delay(n=1)
     job.delay(n=2)
     process_until(queue, lambda: queued_count(queue) == 2 and visible_count(queue) == 0)
+
+
+def test_batching_configurations() -> None:
+    from sqs_workers.batching import BatchingConfiguration, NoBatching
+
+    with pytest.raises(TypeError):
+        BatchingConfiguration()  # type: ignore[abstract]
+    assert NoBatching().batching_enabled is False
+    assert BatchMessages(5).batching_enabled is True
+    assert BatchMessages(5).batch_size == 5
+    assert BatchMessages(batch_size=7).batch_size == 7
+
+
+def test_get_job_name_and_job_queue_add_raw_job(sqs: SQSEnv) -> None:
+    from sqs_workers.core import get_job_name
+
+    queue = make_queue(sqs, "q")
+    seen: list[Any] = []
+
+    @queue.processor("job", pass_context=True)
+    def job(x: int, context: Any = None) -> None:
+        seen.append((x, context["k"]))
+
+    message_id = queue.add_raw_job(
+        "job", '{"x": 4}', '{"k": "v"}', "json", None, None, None
+    )
+    assert isinstance(message_id, str)
+    process_until(queue, lambda: seen)
+    assert seen == [(4, "v")]
+    queue.add_job("other_job", x=1)
+    (message,) = receive_n(queue, 1)
+    assert get_job_name(message) == "other_job"
+
+
+def test_queue_makers(sqs: SQSEnv) -> None:
+    from sqs_workers import JobQueue
+
+    make_queue(sqs, "made", JobQueue.maker(backoff_policy=LONG))
+    queue = sqs.queue("made")
+    assert isinstance(queue, JobQueue)
+    queue.connect_processor("job", lambda: None)
+    queue.add_job("job")
+    assert queue.process_batch().succeeded_count() == 1
