@@ -61,6 +61,7 @@ class Dispatcher:
         self._running = 0
         self._turn = 0
         self._stopping = False
+        self._paused = False
 
     # -- receivers ------------------------------------------------------------
 
@@ -137,7 +138,7 @@ class Dispatcher:
 
     def _take_startable(self) -> list[Job]:
         """Jobs that may start now (lock held); counted as running."""
-        if self._stopping:
+        if self._paused or self._stopping:
             return []
         startable: list[Job] = []
         while self._running < self._concurrency:
@@ -221,6 +222,11 @@ class Dispatcher:
             for room in self._room.values():
                 room.notify_all()
             return unstarted
+
+    def pause(self) -> None:
+        """Start no more jobs (they stay held until ``stop`` hands them back)."""
+        with self._lock:
+            self._paused = True
 
     @property
     def stopping(self) -> bool:

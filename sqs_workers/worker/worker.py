@@ -23,7 +23,11 @@ from sqs_workers.acking import Acker
 from sqs_workers.core import BatchProcessingResult
 from sqs_workers.processors import Outcome, ProcessingResult, outcome_of_error
 from sqs_workers.retrying import call_with_retry
-from sqs_workers.shutdown_policies import NEVER_SHUTDOWN, ShutdownPolicy
+from sqs_workers.shutdown_policies import (
+    NEVER_SHUTDOWN,
+    NeverShutdown,
+    ShutdownPolicy,
+)
 from sqs_workers.worker.dispatcher import Dispatcher
 from sqs_workers.worker.executors import LoopRunner, ThreadRunners
 from sqs_workers.worker.heartbeat import Heartbeat
@@ -95,6 +99,10 @@ class Worker:
         self._saw_empty = False
         self._fatal: BaseException | None = None
         self._sinks: dict[int, ResultSink] = {}
+        self._policy_lock = threading.Lock()
+        self._policy_says_stop = False
+        # The default policy never stops: skip feeding it on the hot path.
+        self._never_stops = isinstance(shutdown_policy, NeverShutdown)
 
     # -- public ----------------------------------------------------------------
 
@@ -213,11 +221,10 @@ class Worker:
 
     def _serve(self) -> bool:
         """Wait for a reason to stop; return True for a cold stop."""
-        policy = self.shutdown_policy
         while True:
             self._wakeup.wait(TICK)
             self._wakeup.clear()
-            self._feed_policy()
+            self._feed_policy(idle_poll=True)
             if self._fatal is not None:
                 return False
             if self._signals.count:
@@ -228,23 +235,36 @@ class Worker:
                 return self._signals.count > 1
             if self._stop_requested.is_set():
                 return self._cold
-            if policy.need_shutdown():
-                logger.info("Shutdown policy %r says stop", policy)
+            if self._policy_says_stop:
+                logger.info("Shutdown policy %r says stop", self.shutdown_policy)
                 return False
 
-    def _feed_policy(self) -> None:
-        """Give the policy what finished since last time, or an idle poll."""
+    def _feed_policy(self, idle_poll: bool = False) -> None:
+        """Give the policy what finished since it last looked (or an idle poll).
+
+        Called by each finishing job before its slot is given back, so that
+        a policy such as MaxTasksShutdown(3) stops the worker after exactly
+        three jobs when they run one at a time: no fourth one starts while
+        the run() thread catches up.
+        """
+        if self._never_stops:
+            return
         policy = self.shutdown_policy
-        fed = False
-        for sink in self._sinks.values():
-            result = sink.drain()
-            if result is not None:
-                policy.update_state(result)
-                fed = True
-        if not fed and self._saw_empty:
-            self._saw_empty = False
-            if self._dispatcher.holds_nothing():
-                policy.update_state(BatchProcessingResult(self.queues[0].name))
+        with self._policy_lock:
+            fed = False
+            for sink in self._sinks.values():
+                result = sink.drain()
+                if result is not None:
+                    policy.update_state(result)
+                    fed = True
+            if idle_poll and not fed and self._saw_empty:
+                self._saw_empty = False
+                if self._dispatcher.holds_nothing():
+                    policy.update_state(BatchProcessingResult(self.queues[0].name))
+            if not self._policy_says_stop and policy.need_shutdown():
+                self._policy_says_stop = True
+                self._dispatcher.pause()  # start nothing more; run() stops us
+                self._wakeup.set()
 
     def _on_empty(self) -> None:
         self._saw_empty = True
@@ -407,6 +427,7 @@ class Worker:
         return bool(outcome)
 
     def _finish(self, job: Job, success: bool) -> None:
+        self._feed_policy()
         released = self._dispatcher.done(job, success)
         if released:
             self._release(job.runtime, released)
