@@ -87,13 +87,16 @@ def venv_works(directory: Path) -> bool:
     python = venv_python(directory)
     if not (directory / STAMP).exists() or not python.exists():
         return False
-    check = subprocess.run(
-        [str(python), "-c", _CHECK],
-        env=clean_env(),
-        cwd=directory,
-        capture_output=True,
-        timeout=60,
-    )
+    try:
+        check = subprocess.run(
+            [str(python), "-c", _CHECK],
+            env=clean_env(),
+            cwd=directory,
+            capture_output=True,
+            timeout=60,
+        )
+    except subprocess.TimeoutExpired:
+        return False
     return check.returncode == 0
 
 
@@ -112,6 +115,9 @@ def pip_errors(stderr: str) -> str:
 
 def build_venv(directory: Path) -> None:
     if directory.exists():
+        # Throw away a half-built venv, but never a folder that is not one.
+        if any(directory.iterdir()) and not (directory / "pyvenv.cfg").exists():
+            pytest.fail(f"{directory} exists and is not a virtualenv; remove it")
         shutil.rmtree(directory)
     made = subprocess.run(
         [sys.executable, "-m", "venv", str(directory)],

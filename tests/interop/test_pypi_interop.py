@@ -6,7 +6,7 @@ so each side must process what the other sends. For each codec (``json``,
 
 1. our package sends jobs (``add_job``, ``AsyncTask.delay`` with positional
    arguments, both again inside ``add_batch()``, one outside any context), raw
-   messages and FIFO jobs with ``_group_id``/``_deduplication_id``, all with a
+   messages and FIFO jobs with ``_group_id``/``_deduplication_id``, with a
    context set (``with env.context(...)``), to the ``o2r_*`` queues;
 2. ONE launch of ``released_peer.py`` in the released package's venv processes
    them with the released worker, reporting what its handlers received, and
@@ -14,12 +14,18 @@ so each side must process what the other sends. For each codec (``json``,
 3. the tests process the ``r2o_*`` queues with our ``queue.process_batch()``
    and compare what the handlers got (kwargs and context, compared by value and
    by ``repr`` so that types must match too; FIFO group, deduplication id and
-   order) with what was sent, and check that every queue ends up empty.
+   order) with what was sent, and check that every queue ends up empty;
+4. one job sent by each package to the same queue is compared on the wire:
+   attributes, content type, encoding (pickle protocol) and decoded values.
 
-Processors are registered with ``pass_context=True`` on both sides. Payloads
-hold non-ASCII text, nested dicts/lists, ints (also past 2**53), floats and
-None; the pickle codecs also carry tuples, bytes, datetimes, Decimals,
-non-string keys and frozensets.
+Processors are registered with ``pass_context=True`` on both sides. The
+workers' default codec differs from the jobs' one, so they must decode by each
+message's ``ContentType``. Payloads hold non-ASCII text, nested dicts/lists,
+ints (also past 2**53), floats and None; the pickle codecs also carry tuples,
+bytes, datetimes, Decimals, non-string keys and frozensets.
+
+Subprocesses: one venv check per session (plus the build, the first time) and
+one peer launch per codec.
 """
 
 from __future__ import annotations
@@ -58,14 +64,6 @@ pytestmark = [
 ]
 
 CODECS = ["json", "pickle", "pickle_compat"]
-
-
-def other_codec(codec: str) -> str:
-    """The workers' default codec: not the jobs' one, so they must go by
-    each message's ContentType attribute."""
-    return "pickle" if codec == "json" else "json"
-
-
 CONTEXT = {"remote_addr": "203.0.113.7", "request_id": "req-Zoë-42", "attempt": 1}
 PROCESS_DEADLINE_SECONDS = 20.0
 
@@ -81,6 +79,11 @@ RAW_BODIES = [
     'Grüße, Zoë — 世界 🚀 <xml attr="1">&amp;</xml>\n\ttabbed',
     '{"json": ["as", "a", "raw", "body"], "n": 1}',
 ]
+
+
+def other_codec(codec: str) -> str:
+    """The workers' default codec: never the jobs' one."""
+    return "pickle" if codec == "json" else "json"
 
 
 def payload(codec: str, marker: str) -> dict[str, Any]:
