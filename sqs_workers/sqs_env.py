@@ -17,6 +17,7 @@ from sqs_workers.batching import BatchingConfiguration, NoBatching
 from sqs_workers.core import BatchProcessingResult, RedrivePolicy
 from sqs_workers.processors import DEFAULT_CONTEXT_VAR
 from sqs_workers.queue import GenericQueue, JobQueue, RawQueue
+from sqs_workers.resource import SQSResource
 from sqs_workers.shutdown_policies import NeverShutdown, ShutdownPolicy
 
 if TYPE_CHECKING:
@@ -58,10 +59,17 @@ class SQSEnv:
             retries={"max_attempts": self.retry_max_attempts, "mode": self.retry_mode},
             max_pool_connections=MAX_POOL_CONNECTIONS,
         )
-        if self.sqs_client is None:
+        client_given = self.sqs_client is not None
+        if not client_given:
             self.sqs_client = self.session.client("sqs", config=config)
         if self.sqs_resource is None:
-            self.sqs_resource = self.session.resource("sqs", config=config)
+            # A client passed in may point anywhere (another endpoint, region
+            # or account): the resource view must use that same client.
+            self.sqs_resource = (
+                SQSResource(self.sqs_client)
+                if client_given
+                else self.session.resource("sqs", config=config)
+            )
 
     def queue(
         self,
