@@ -7,6 +7,7 @@ task directly is almost always a mistake, so it raises.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import (
@@ -45,6 +46,7 @@ class AsyncTask(Generic[P]):
         self.job_name = job_name
         self.processor = processor
         self.__doc__ = processor.__doc__
+        self._shape = _KeywordShape.of(processor)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> NoReturn:
         raise RuntimeError(
@@ -86,6 +88,8 @@ class AsyncTask(Generic[P]):
             yield
 
     def _bind(self, args: Any, kwargs: Any) -> dict[str, Any]:
+        if not args and self._shape.accepts(kwargs):
+            return kwargs
         try:
             return bind_arguments(self.processor, args, kwargs)
         except TypeError as error:
@@ -103,9 +107,39 @@ class AsyncTask(Generic[P]):
             )
 
 
-def _signature(fn: Any) -> str:
-    import inspect
+class _KeywordShape:
+    """Which keyword-only calls need no full ``inspect`` binding (the usual case).
 
+    ``.delay(a=1, b=2)`` binds to exactly those keywords when every name is a
+    parameter and every required parameter is given; only other calls (and
+    the errors) pay for ``Signature.bind``.
+    """
+
+    __slots__ = ("names", "required")
+
+    def __init__(self, names: frozenset[str], required: frozenset[str]) -> None:
+        self.names = names
+        self.required = required
+
+    @classmethod
+    def of(cls, fn: Any) -> _KeywordShape:
+        try:
+            params = inspect.signature(fn).parameters.values()
+        except (TypeError, ValueError):
+            return cls(frozenset(), frozenset({"<not introspectable>"}))
+        if any(p.kind in (p.POSITIONAL_ONLY, p.VAR_KEYWORD) for p in params):
+            # Keep the exact semantics of Signature.bind for these.
+            return cls(frozenset(), frozenset({"<slow path>"}))
+        keyword = [p for p in params if p.kind is not p.VAR_POSITIONAL]
+        names = frozenset(p.name for p in keyword)
+        required = frozenset(p.name for p in keyword if p.default is p.empty)
+        return cls(names, required)
+
+    def accepts(self, kwargs: dict[str, Any]) -> bool:
+        return self.required.issubset(kwargs) and self.names.issuperset(kwargs)
+
+
+def _signature(fn: Any) -> str:
     try:
         return str(inspect.signature(fn))
     except (TypeError, ValueError):
