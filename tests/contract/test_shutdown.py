@@ -130,3 +130,19 @@ def test_max_tasks_shutdown_with_process_queue(sqs: SQSEnv) -> None:
         lambda: queue.process_queue(shutdown_policy=MaxTasksShutdown(4), wait_second=1)
     )
     assert sorted(seen) == [0, 1, 2, 3]
+
+
+def test_max_tasks_shutdown_returns_without_waiting_for_another_poll(
+    sqs: SQSEnv,
+) -> None:
+    # The original returned as soon as the policy said so after a batch; a
+    # long wait_second must not hold the return for another long poll.
+    queue = make_queue(sqs, "q")
+    queue.connect_processor("job", lambda: None)
+    queue.add_job("job")
+    run_in_thread(
+        lambda: queue.process_queue(
+            shutdown_policy=MaxTasksShutdown(1), wait_second=20
+        ),
+        timeout=10,
+    )
