@@ -227,3 +227,16 @@ def test_redrive_policy_repr_and_values(sqs: SQSEnv) -> None:
     document = json.loads(policy.__json__())
     assert document["deadLetterTargetArn"].endswith(sqs.get_sqs_queue_name("dlq"))
     assert int(document["maxReceiveCount"]) == 3
+
+
+def test_dead_letter_queue_push_back_is_delayed_on_standard_queues(
+    sqs: SQSEnv,
+) -> None:
+    foo = make_queue(sqs, "foo", RawQueue)
+    foo_dead = make_queue(sqs, "foo_dead", DeadLetterQueue.maker(foo))
+    RawQueue(env=sqs, name="foo_dead").add_raw_job("again")
+    result = foo_dead.process_batch()
+    assert result.succeeded_count() == 1
+    assert foo.get_raw_messages(0) == []  # held back for about a second
+    (message,) = receive_n(foo, 1)
+    assert message.body == "again"

@@ -372,3 +372,15 @@ def test_memory_session(random_string: str) -> None:
     env.process_batch("foo")
     assert seen == [1]
     wait_until(lambda: queued_count(env.queue("foo")) == 0, what="deleted")
+
+
+def test_readme_slip_queue_processor_with_queue_name_fails_loudly(
+    sqs: SQSEnv,
+) -> None:
+    # The README wrote queue.processor('q1', 'hello_world', pass_context=True)
+    # for sqs.processor(...): it must not silently register a job named "q1".
+    create_standard_queue(sqs, "q1")
+    queue = sqs.queue("q1")
+    with pytest.raises(TypeError):
+        queue.processor("q1", "hello_world", pass_context=True)
+    assert queue.get_processor("q1") is None
