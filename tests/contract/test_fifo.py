@@ -9,8 +9,16 @@ from botocore.exceptions import ClientError
 
 from sqs_workers import RawQueue, SQSEnv
 from sqs_workers.queue import DEFAULT_MESSAGE_GROUP_ID
+from sqs_workers.shutdown_policies import MaxTasksShutdown
 
-from .helpers import CallSpy, make_queue, process_until, queued_count, receive_n
+from .helpers import (
+    CallSpy,
+    make_queue,
+    process_until,
+    queued_count,
+    receive_n,
+    run_in_thread,
+)
 
 
 def test_send_without_dedup_id_raises_before_sending(
@@ -110,3 +118,24 @@ def test_fifo_processing(sqs: SQSEnv) -> None:
     job.delay(x=2, _deduplication_id="b")
     process_until(queue, lambda: seen == [1, 2])
     assert queued_count(queue) == 0
+
+
+def test_process_queue_keeps_the_order_within_a_group(sqs: SQSEnv) -> None:
+    queue = make_queue(sqs, "worker.fifo")
+    seen: list[tuple[str, int]] = []
+
+    @queue.processor("job")
+    def job(group: str, n: int) -> None:
+        seen.append((group, n))
+
+    with queue.add_batch():
+        for n in range(4):
+            for group in ("a", "b"):
+                job.delay(
+                    group=group, n=n, _group_id=group, _deduplication_id=f"{group}{n}"
+                )
+    run_in_thread(
+        lambda: queue.process_queue(shutdown_policy=MaxTasksShutdown(8), wait_second=1)
+    )
+    for group in ("a", "b"):
+        assert [n for g, n in seen if g == group] == [0, 1, 2, 3]
