@@ -11,14 +11,12 @@ from __future__ import annotations
 import base64
 import functools
 import json
-import uuid
 from collections.abc import Callable
 from typing import Any, Optional
 
 import botocore.session
 from botocore.hooks import HierarchicalEmitter
 from botocore.paginate import Paginator
-from botocore.validate import validate_parameters
 
 from .attributes import ALL_ORDER, KNOWN, MAX_VISIBILITY_TIMEOUT, MAX_WAIT_TIME_SECONDS
 from .errors import (
@@ -28,7 +26,8 @@ from .errors import (
     service_model,
     to_client_error,
 )
-from .message import MemoryMessage, MessageAttributes, md5_of_attributes
+from .message import MemoryMessage, MessageAttributes, md5_of_attributes, new_id
+from .params import validate
 from .queue import MemoryQueue
 from .store import MemoryAWS, queue_does_not_exist
 from .validation import (
@@ -86,7 +85,7 @@ class ClientMeta:
 
 def _metadata() -> dict[str, Any]:
     return {
-        "RequestId": str(uuid.uuid4()),
+        "RequestId": new_id(),
         "HTTPStatusCode": 200,
         "HTTPHeaders": {},
         "RetryAttempts": 0,
@@ -140,7 +139,7 @@ class MemorySQSClient:
         self, name: str, method: Callable[..., Response], params: dict[str, Any]
     ) -> Response:
         model = self._model.operation_model(name)
-        validate_parameters(params, model.input_shape)
+        validate(params, model)
         events = self.meta.events
         if events.active:
             context: dict[str, Any] = {}

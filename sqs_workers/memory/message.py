@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import random
 import struct
 from typing import Any
 
@@ -13,6 +15,19 @@ INFLIGHT = 2  # received; in the timer heap, ready_at = when it shows again
 GONE = 3  # deleted, expired, purged or moved; lazily dropped from deques
 
 MessageAttributes = dict[str, dict[str, Any]]
+
+# uuid.uuid4() reads os.urandom and builds a UUID object on every call; ids
+# only need to be unique, so draw 128 bits from a seeded PRNG and format them
+# as a version-4 UUID string (getrandbits is atomic under the GIL).
+_random = random.Random(os.urandom(32))
+_UUID4_BITS = (0x4 << 76) | (0x2 << 62)
+_UUID4_MASK = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
+
+
+def new_id() -> str:
+    """A random UUID4-formatted string, like SQS MessageIds and RequestIds."""
+    h = "%032x" % ((_random.getrandbits(128) & _UUID4_MASK) | _UUID4_BITS)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class MessageContent:

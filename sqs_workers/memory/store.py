@@ -12,7 +12,6 @@ import itertools
 import json
 import re
 import threading
-import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -27,7 +26,7 @@ from .errors import (
     SQSError,
 )
 from .fifo import MemoryFifoQueue
-from .message import MemoryMessage, MessageContent
+from .message import MemoryMessage, MessageContent, new_id
 from .move_tasks import MoveTasks
 from .queue import MemoryQueue
 
@@ -310,7 +309,7 @@ class MemoryAWS:
         from .validation import check_send_for_queue
 
         dedup_id = check_send_for_queue(queue, content, delay, group_id, dedup_id)
-        message = MemoryMessage(next(self._serials), str(uuid.uuid4()), content, now)
+        message = MemoryMessage(next(self._serials), new_id(), content, now)
         if isinstance(queue, MemoryFifoQueue):
             assert group_id is not None and dedup_id is not None
             duplicate = queue.find_duplicate(group_id, dedup_id, now)

@@ -150,10 +150,10 @@ def build_content(entry: dict[str, Any]) -> MessageContent:
     body = entry.get("MessageBody", "")
     check_body(body)
     size = len(body.encode("utf-8"))
-    attributes = entry.get("MessageAttributes") or None
+    attributes = _own_copy(entry.get("MessageAttributes"))
     if attributes:
         size += check_attributes(attributes)
-    system = entry.get("MessageSystemAttributes") or None
+    system = _own_copy(entry.get("MessageSystemAttributes"))
     if system:
         check_attributes(system, system=True)
     delay = entry.get("DelaySeconds")
@@ -165,6 +165,26 @@ def build_content(entry: dict[str, Any]) -> MessageContent:
     if size > MAX_MESSAGE_SIZE:
         raise message_too_long(MAX_MESSAGE_SIZE)
     return MessageContent(body, size, attributes, system)
+
+
+def _own_copy(attributes: MessageAttributes | None) -> MessageAttributes | None:
+    """Copy the caller's attributes (they may reuse the dicts) and turn binary
+    values into bytes the way botocore's serializer would (str is UTF-8
+    encoded, a file-like object is read)."""
+    if not attributes:
+        return None
+    copied: MessageAttributes = {}
+    for name, attribute in attributes.items():
+        attribute = dict(attribute)
+        binary = attribute.get("BinaryValue")
+        if isinstance(binary, str):
+            attribute["BinaryValue"] = binary.encode("utf-8")
+        elif isinstance(binary, bytearray):
+            attribute["BinaryValue"] = bytes(binary)
+        elif binary is not None and hasattr(binary, "read"):
+            attribute["BinaryValue"] = binary.read()
+        copied[name] = attribute
+    return copied
 
 
 def message_too_long(limit: int) -> SQSError:

@@ -154,10 +154,14 @@ def test_queue_delay_applies(sqs: Backend) -> None:
 
 
 @pytest.mark.moto_differs(reason="moto's sequence numbers are random, not increasing")
+def test_sequence_numbers_increase(sqs: Backend, fifo: str) -> None:
+    numbers = [int(fsend(sqs, fifo, f"m{i}")["SequenceNumber"]) for i in range(6)]
+    assert numbers == sorted(numbers)
+
+
 def test_sequence_numbers(sqs: Backend, fifo: str) -> None:
     first = fsend(sqs, fifo, "a")
     second = fsend(sqs, fifo, "b")
-    assert int(second["SequenceNumber"]) > int(first["SequenceNumber"])
     messages = sqs.receive(fifo, MaxNumberOfMessages=10, AttributeNames=["All"])
     attributes = [m["Attributes"] for m in messages]
     assert [a["SequenceNumber"] for a in attributes] == [
