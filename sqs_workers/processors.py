@@ -225,9 +225,17 @@ def get_job_content_type(job_message: Any) -> str | None:
 
 def get_job_context(job_message: Any, codec: Any) -> SQSContext:
     serialized = _string_attribute(job_message, "JobContext")
-    if not serialized:
+    if not serialized or (codec, serialized) in _EMPTY_CONTEXT_TEXTS:
         return SQSContext()
-    return SQSContext.from_dict(codec.deserialize(serialized))
+    decoded = codec.deserialize(serialized)
+    if not decoded and len(_EMPTY_CONTEXT_TEXTS) < 64:
+        # Most jobs carry the empty context: remember its text and skip
+        # decoding it (base64 + zlib + pickle) for every later job.
+        _EMPTY_CONTEXT_TEXTS.add((codec, serialized))
+    return SQSContext.from_dict(decoded)
+
+
+_EMPTY_CONTEXT_TEXTS: set[tuple[Any, str]] = set()
 
 
 def _string_attribute(message: Any, name: str) -> str | None:

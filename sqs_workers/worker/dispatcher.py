@@ -187,8 +187,11 @@ class Dispatcher:
     def _forget(self, runtime: QueueRuntime, job: Job) -> None:
         runtime.jobs.discard(job)
         key = id(runtime)
-        self._held[key] -= 1
-        self._room[key].notify()
+        held = self._held[key] = self._held[key] - 1
+        # Wake the receiver only once a receive is worth making: waking it
+        # for every finished job would cost a thread switch per job.
+        if self.capacity - held >= self._need:
+            self._room[key].notify()
 
     # -- heartbeat -----------------------------------------------------------
 

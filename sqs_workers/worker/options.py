@@ -63,7 +63,8 @@ class WorkerOptions:
     that size (threads started on demand), async handlers on the worker's
     event loop.
     ``prefetch``: received messages held ready beyond the running ones;
-    None means max(10, concurrency), enough for full receives of 10.
+    None means max(20, concurrency): room for two full receives of 10, so
+    the next receive overlaps the jobs of the previous one.
     ``wait_seconds``: the long-poll wait of each ReceiveMessage (0-20).
     ``visibility_timeout``: asked for on each receive; None uses the queue's.
     ``ack_delay``: longest a finished job's delete waits to share a batch.
@@ -89,7 +90,7 @@ class WorkerOptions:
 
     @property
     def prefetch_count(self) -> int:
-        return max(10, self.concurrency) if self.prefetch is None else self.prefetch
+        return max(20, self.concurrency) if self.prefetch is None else self.prefetch
 
     @property
     def heartbeat_enabled(self) -> bool:

@@ -68,6 +68,13 @@ class ResultSink:
         return result
 
 
+class NullSink:
+    """For a policy that never stops: nothing to collect."""
+
+    def update_with_message(self, message: Any, success: bool) -> None:
+        pass
+
+
 class Worker:
     """Process ``queues`` until the shutdown policy, ``stop()`` or a signal ends it.
 
@@ -140,6 +147,12 @@ class Worker:
         options = self.options
         runtimes = [self._runtime_for(queue) for queue in self.queues]
         self._sinks = {id(rt): ResultSink(rt.name) for rt in runtimes}
+        # What record_outcome reports to (kept apart so NeverShutdown
+        # workers do not accumulate every message they ever processed).
+        self._reports: dict[int, ResultSink | NullSink] = {
+            key: NullSink() if self._never_stops else sink
+            for key, sink in self._sinks.items()
+        }
         self._runtimes = runtimes
         self._threads = ThreadRunners(options.concurrency, self._run_sync, "sqs-worker")
         self._loop = LoopRunner(self._run_async, "sqs-worker-loop")
@@ -420,7 +433,7 @@ class Worker:
     def _record(self, runtime: QueueRuntime, message: Any, outcome: Outcome) -> bool:
         """Ack per the queue's rules (delete, or backoff visibility)."""
         runtime.queue.record_outcome(
-            runtime.acker, self._sinks[id(runtime)], message, outcome
+            runtime.acker, self._reports[id(runtime)], message, outcome
         )
         if isinstance(outcome, ProcessingResult):
             return outcome.success
@@ -431,5 +444,6 @@ class Worker:
         released = self._dispatcher.done(job, success)
         if released:
             self._release(job.runtime, released)
-        if not self._wakeup.is_set():
-            self._wakeup.set()
+        # No wake-up of the run() thread per job: _feed_policy above wakes
+        # it when the policy says stop, and a thread woken thousands of
+        # times a second would compete with the jobs for the GIL.
