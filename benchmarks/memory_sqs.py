@@ -21,7 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqs_workers.memory_sqs import MemoryAWS, MemorySession  # noqa: E402
+from sqs_workers.memory_sqs import MemoryAWS, MemorySession
 
 BATCH = [{"Id": str(i), "MessageBody": f"job-{i}"} for i in range(10)]
 
@@ -92,14 +92,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--deep", type=int, default=1_000_000)
-    parser.add_argument("--rss", action="store_true", help="also run the 1M-job RSS check")
+    parser.add_argument(
+        "--rss", action="store_true", help="also run the 1M-job RSS check"
+    )
     args = parser.parse_args()
 
     rate = throughput(args.messages)
     print(f"send+receive+delete (batches of 10): {rate:,.0f} messages/s")
     for depth in (10, args.deep):
         median, p99 = receive_latency(depth)
-        print(f"receive latency, queue of {depth:>9,}: median {median:6.1f} µs, p99 {p99:6.1f} µs")
+        print(
+            f"receive latency, queue of {depth:>9,}: "
+            f"median {median:6.1f} µs, p99 {p99:6.1f} µs"
+        )
     if args.rss:
         growth = rss_growth(1_000_000)
         print(f"RSS growth over 1,000,000 jobs: {growth:.1f} MiB")

@@ -295,6 +295,8 @@ class QueueSettings:
     def differs(self, attributes: dict[str, str]) -> str | None:
         """The first given attribute whose value differs from ours, if any."""
         for name, value in attributes.items():
+            if name == "FifoQueue":
+                continue  # the queue name already settled the queue type
             if name == "RedrivePolicy" and value:
                 mine = self.redrive.to_json() if self.redrive else ""
                 if mine != value:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Protocol
 
@@ -31,7 +32,7 @@ class Clock(Protocol):
         ...
 
     def subscribe(self, callback: Callable[[], None]) -> None:
-        """Call `callback` whenever time jumps (fake clocks only)."""
+        """Call the bound method `callback` whenever time jumps (fake clocks)."""
         ...
 
 
@@ -60,7 +61,9 @@ class FakeClock:
     def __init__(self, start: float = 1_700_000_000.0) -> None:
         self._now = float(start)
         self._lock = threading.Lock()
-        self._subscribers: list[Callable[[], None]] = []
+        # Weak: a clock shared by many short-lived MemoryAWS objects (one per
+        # test) must not keep them all alive.
+        self._subscribers: list[weakref.WeakMethod[Callable[[], None]]] = []
 
     def now(self) -> float:
         return self._now
@@ -69,8 +72,9 @@ class FakeClock:
         return None
 
     def subscribe(self, callback: Callable[[], None]) -> None:
+        """Register a bound method to call after every advance()."""
         with self._lock:
-            self._subscribers.append(callback)
+            self._subscribers.append(weakref.WeakMethod(callback))
 
     def advance(self, seconds: float) -> None:
         """Move time forward by `seconds` and wake all waiters."""
@@ -78,9 +82,11 @@ class FakeClock:
             raise ValueError("a clock cannot go backwards")
         with self._lock:
             self._now += seconds
-            subscribers = list(self._subscribers)
+            self._subscribers = [r for r in self._subscribers if r() is not None]
+            subscribers = [r() for r in self._subscribers]
         for callback in subscribers:
-            callback()
+            if callback is not None:
+                callback()
 
     def set(self, timestamp: float) -> None:
         """Jump to an absolute time (never backwards)."""
