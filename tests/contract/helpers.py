@@ -118,10 +118,28 @@ def run_in_thread(fn: Callable[[], Any], timeout: float = 30.0) -> None:
 
 
 class CallSpy:
-    """Records the calls of one client method (and still makes them)."""
+    """Records the calls of one SQS client method (and still makes them).
 
-    def __init__(self, monkeypatch: Any, client: Any, method: str) -> None:
+    Given an ``SQSEnv``, it watches every client the env may talk through: its
+    ``sqs_client`` and the client under its ``sqs_resource`` (the original
+    package sent through the resource).
+    """
+
+    def __init__(self, monkeypatch: Any, target: Any, method: str) -> None:
         self.calls: list[dict[str, Any]] = []
+        clients = [target]
+        if hasattr(target, "sqs_client"):
+            clients = [target.sqs_client]
+            resource_client = getattr(
+                getattr(target.sqs_resource, "meta", None), "client", None
+            )
+            if resource_client is not None and resource_client is not clients[0]:
+                clients.append(resource_client)
+        for client in clients:
+            if hasattr(client, method):
+                self._wrap(monkeypatch, client, method)
+
+    def _wrap(self, monkeypatch: Any, client: Any, method: str) -> None:
         original = getattr(client, method)
 
         def spy(*args: Any, **kwargs: Any) -> Any:

@@ -18,10 +18,10 @@ from .helpers import CallSpy, make_queue, queue_url, queued_count, run_in_thread
 LONG_BACKOFF = {"backoff_policy": ConstantBackoff(600)}
 
 
-def _no_sends(monkeypatch: pytest.MonkeyPatch, client: Any) -> list[CallSpy]:
+def _no_sends(monkeypatch: pytest.MonkeyPatch, env: SQSEnv) -> list[CallSpy]:
     return [
-        CallSpy(monkeypatch, client, "send_message"),
-        CallSpy(monkeypatch, client, "send_message_batch"),
+        CallSpy(monkeypatch, env, "send_message"),
+        CallSpy(monkeypatch, env, "send_message_batch"),
     ]
 
 
@@ -34,7 +34,7 @@ def test_unknown_codec_lists_the_known_ones(
     def job(x: int) -> None:
         pass
 
-    spies = _no_sends(monkeypatch, sqs.sqs_client)
+    spies = _no_sends(monkeypatch, sqs)
     for send in (
         lambda: queue.add_job("job", _content_type="xml", x=1),
         lambda: job.delay(x=1, _content_type="xml"),
@@ -54,7 +54,7 @@ def test_json_unserialisable_argument_names_the_key(
     sqs: SQSEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     queue = make_queue(sqs, "q")
-    spies = _no_sends(monkeypatch, sqs.sqs_client)
+    spies = _no_sends(monkeypatch, sqs)
     with pytest.raises(TypeError) as info:
         queue.add_job(
             "job", _content_type="json", ok=1, when=datetime.datetime(2020, 1, 1)
@@ -68,7 +68,7 @@ def test_fifo_raw_job_without_dedup_id(
     sqs: SQSEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     queue = make_queue(sqs, "raw.fifo", RawQueue)
-    spies = _no_sends(monkeypatch, sqs.sqs_client)
+    spies = _no_sends(monkeypatch, sqs)
     with pytest.raises(ClientError):
         queue.add_raw_job("body")
     assert all(len(spy) == 0 for spy in spies)

@@ -59,7 +59,6 @@ def test_config_objects_and_instances() -> None:
     assert config.get_instance("by_dict") == collections.Counter(a=3)
     other = Config(options=config.options, maker_key="factory")
     assert other.get_instance("by_other_key") == collections.Counter(b=1)
-    assert other.make_child({}).get_instance("by_other_key") == collections.Counter(b=1)
 
 
 def test_string_to_object_and_instantiate() -> None:

@@ -76,21 +76,3 @@ def test_context_travels_with_the_job(sqs: SQSEnv) -> None:
     assert sorted(seen, key=str) == sorted(
         [("Foo", "127.0.0.1"), ("Bar", "10.1.1.1"), ("Baz", None)], key=str
     )
-
-
-def test_context_given_to_env(sqs_session: Any, random_string: str) -> None:
-    env = SQSEnv(
-        session=sqs_session,
-        queue_prefix=f"x_{random_string}_",
-        context=SQSContext(tenant="t1"),
-    )
-    queue = make_queue(env, "q")
-    seen: list[Any] = []
-
-    @queue.processor("job", pass_context=True)
-    def job(context: Any = None) -> None:
-        seen.append(context["tenant"])
-
-    job.delay()
-    process_until(queue, lambda: seen)
-    assert seen == ["t1"]

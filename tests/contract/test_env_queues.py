@@ -102,7 +102,7 @@ def test_queue_by_url_needs_no_name_lookup(
     env = SQSEnv(
         session=sqs_session, queue_prefix=creator.queue_prefix, sqs_client=client
     )
-    lookups = CallSpy(monkeypatch, client, "get_queue_url")
+    lookups = CallSpy(monkeypatch, env, "get_queue_url")
     queue = env.queue("byurl", queue_url=url)
     seen: list[int] = []
     queue.connect_processor("job", lambda x: seen.append(x))
@@ -170,7 +170,7 @@ def test_deprecated_env_add_job(sqs: SQSEnv) -> None:
     queue.connect_processor("job", lambda x: seen.append(x))
     with pytest.warns(DeprecationWarning):
         sqs.add_job("dep", "job", x=3)
-    sqs.process_batch("dep")
+    queue.process_batch()
     assert seen == [3]
 
 
@@ -189,13 +189,13 @@ def test_env_processor_and_raw_processor_decorators(sqs: SQSEnv) -> None:
 
     say.delay(word="hi")
     sqs.queue("raws", RawQueue).add_raw_job("body!")
-    sqs.process_batch("jobs")
+    sqs.queue("jobs").process_batch()
     sqs.queue("raws", RawQueue).process_batch()
     assert seen == ["hi", "body!"]
 
 
 def test_sqs_client_and_resource_overrides(
-    sqs_session: Any, random_string: str, monkeypatch: pytest.MonkeyPatch
+    sqs_session: Any, random_string: str
 ) -> None:
     client = sqs_session.client("sqs")
     resource = sqs_session.resource("sqs")
@@ -207,10 +207,12 @@ def test_sqs_client_and_resource_overrides(
     )
     assert env.sqs_client is client
     assert env.sqs_resource is resource
-    sends = CallSpy(monkeypatch, client, "send_message")
     queue = make_queue(env, "q")
+    seen: list[int] = []
+    queue.connect_processor("job", lambda x: seen.append(x))
     queue.add_job("job", x=1)
-    assert len(sends) == 1
+    queue.process_batch()
+    assert seen == [1]
 
 
 @pytest.mark.parametrize("backend", ["moto"])
@@ -221,7 +223,7 @@ def test_default_boto3_session(sqs: SQSEnv, random_string: str) -> None:
     seen: list[int] = []
     queue.connect_processor("job", lambda x: seen.append(x))
     queue.add_job("job", x=1)
-    env.process_batch("q")
+    queue.process_batch()
     assert seen == [1]
 
 
@@ -247,7 +249,7 @@ def test_localstack_client_session(
     seen: list[int] = []
     queue.connect_processor("job", lambda x: seen.append(x))
     queue.add_job("job", x=7)
-    env.process_batch("q")
+    queue.process_batch()
     assert seen == [7]
     assert "q" in env.get_all_known_queues()
 

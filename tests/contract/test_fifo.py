@@ -25,7 +25,7 @@ def test_send_without_dedup_id_raises_before_sending(
     sqs: SQSEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     queue = make_queue(sqs, "emails.fifo")
-    sends = CallSpy(monkeypatch, sqs.sqs_client, "send_message")
+    sends = CallSpy(monkeypatch, sqs, "send_message")
     with pytest.raises(ClientError):
         queue.add_job("send_email", to="a")
     assert len(sends) == 0

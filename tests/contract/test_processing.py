@@ -212,22 +212,55 @@ def test_retry_job_without_policy_uses_the_queue_backoff(sqs: SQSEnv) -> None:
     assert queued_count(queue) == 1
 
 
-def test_processing_result_outcomes(sqs: SQSEnv) -> None:
-    queue = make_queue(sqs, "q", backoff_policy=LONG, visibility_timeout=600)
+def test_processor_may_return_processing_result_or_bool(
+    sqs_session: Any, random_string: str
+) -> None:
     calls: list[str] = []
 
-    @queue.processor("job")
-    def job(kind: str) -> ProcessingResult:
-        calls.append(kind)
-        if kind == "retry" and calls.count("retry") == 1:
-            return ProcessingResult(success=False, backoff_policy=IMMEDIATE_RETURN)
-        return ProcessingResult(success=True)
+    class SteeringProcessor(Processor):
+        """Decides the outcome itself, from the job's arguments."""
 
-    queue.add_job("job", kind="ok")
-    queue.add_job("job", kind="retry")
-    process_until(queue, lambda: calls.count("retry") == 2 and "ok" in calls)
-    wait_until(lambda: queued_count(queue) == 0, what="both deleted")
-    assert calls.count("ok") == 1
+        def process_message(self, message: Any) -> Any:
+            kind = self.deserialize_message(message)[1]["kind"]
+            calls.append(kind)
+            if kind == "retry_now" and calls.count(kind) == 1:
+                return ProcessingResult(success=False, backoff_policy=IMMEDIATE_RETURN)
+            if kind == "fail":
+                return False
+            if kind == "result_ok":
+                return ProcessingResult(success=True)
+            return True
+
+    env = SQSEnv(
+        session=sqs_session,
+        queue_prefix=f"pr_{random_string}_",
+        processor_maker=SteeringProcessor,
+        backoff_policy=LONG,
+    )
+    queue = make_queue(env, "q", visibility_timeout=600)
+    queue.connect_processor("job", lambda kind: None)
+    for kind in ("ok", "result_ok", "fail", "retry_now"):
+        queue.add_job("job", kind=kind)
+    process_until(queue, lambda: calls.count("retry_now") == 2)
+    # "fail" stays hidden for the queue's backoff; everything else is done
+    wait_until(lambda: queued_count(queue) == 1, what="only the failed one left")
+    assert visible_count(queue) == 0
+    assert calls.count("ok") == calls.count("result_ok") == calls.count("fail") == 1
+
+
+def test_a_handlers_return_value_does_not_decide_the_outcome(sqs: SQSEnv) -> None:
+    queue = make_queue(sqs, "q", backoff_policy=LONG)
+    seen: list[Any] = []
+
+    @queue.processor("job")
+    def job(value: Any) -> Any:
+        seen.append(value)
+        return value
+
+    for value in (False, None, 0, "text"):
+        job.delay(value=value)
+    process_until(queue, lambda: len(seen) == 4)
+    wait_until(lambda: queued_count(queue) == 0, what="all four deleted")
 
 
 def test_processing_result_fields() -> None:

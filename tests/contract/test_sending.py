@@ -68,7 +68,7 @@ def test_delay_rejects_arguments_the_function_does_not_take(
     def send_email(to: str) -> None:
         pass
 
-    sends = CallSpy(monkeypatch, emails.env.sqs_client, "send_message")
+    sends = CallSpy(monkeypatch, emails.env, "send_message")
     with pytest.raises(TypeError):
         send_email.delay(to="x", cc="y")
     with pytest.raises(TypeError):
@@ -165,7 +165,7 @@ def test_task_batch_holds_jobs_until_the_block_ends(
     def job(n: int) -> None:
         pass
 
-    batches = CallSpy(monkeypatch, emails.env.sqs_client, "send_message_batch")
+    batches = CallSpy(monkeypatch, emails.env, "send_message_batch")
     with job.batch():
         assert job.delay(n=1) is None
         assert job.delay(n=2) is None
@@ -178,8 +178,8 @@ def test_task_batch_holds_jobs_until_the_block_ends(
 def test_add_batch_holds_nine_and_flushes_at_ten(
     emails: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    batches = CallSpy(monkeypatch, emails.env.sqs_client, "send_message_batch")
-    singles = CallSpy(monkeypatch, emails.env.sqs_client, "send_message")
+    batches = CallSpy(monkeypatch, emails.env, "send_message_batch")
+    singles = CallSpy(monkeypatch, emails.env, "send_message")
     with emails.add_batch():
         for n in range(9):
             assert emails.add_job("job", n=n) is None
@@ -237,7 +237,7 @@ def _incompressible(n: int) -> str:
 def test_batch_is_cut_before_one_mebibyte(
     emails: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    batches = CallSpy(monkeypatch, emails.env.sqs_client, "send_message_batch")
+    batches = CallSpy(monkeypatch, emails.env, "send_message_batch")
     payload = _incompressible(400_000)
     with emails.add_batch():
         for n in range(3):
@@ -253,8 +253,8 @@ def test_batch_is_cut_before_one_mebibyte(
 def test_oversize_message_raises_message_too_long_before_sending(
     emails: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sends = CallSpy(monkeypatch, emails.env.sqs_client, "send_message")
-    batches = CallSpy(monkeypatch, emails.env.sqs_client, "send_message_batch")
+    sends = CallSpy(monkeypatch, emails.env, "send_message")
+    batches = CallSpy(monkeypatch, emails.env, "send_message_batch")
     payload = _incompressible(MAX_MESSAGE_LENGTH + 10)
     with pytest.raises(ClientError) as info:
         emails.add_job("job", _content_type="json", payload=payload)
@@ -275,29 +275,3 @@ def test_rejected_batch_entry_raises_sqs_batch_error(emails: Any) -> None:
     assert len(info.value.errors) == 1
     assert info.value.errors[0]["Id"]
     wait_until(lambda: visible_count(emails) == 1, what="the valid entry was sent")
-
-
-def test_sqs_batch_error_carries_the_failed_entries(
-    emails: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    client = emails.env.sqs_client
-
-    def failing_batch(**kwargs: Any) -> dict[str, Any]:
-        first, *rest = kwargs["Entries"]
-        return {
-            "Successful": [{"Id": e["Id"], "MessageId": "m"} for e in rest],
-            "Failed": [
-                {
-                    "Id": first["Id"],
-                    "SenderFault": True,
-                    "Code": "InvalidParameterValue",
-                    "Message": "nope",
-                }
-            ],
-        }
-
-    monkeypatch.setattr(client, "send_message_batch", failing_batch)
-    with pytest.raises(SQSBatchError) as info, emails.add_batch():
-        emails.add_job("job", n=1)
-        emails.add_job("job", n=2)
-    assert [e["Code"] for e in info.value.errors] == ["InvalidParameterValue"]
