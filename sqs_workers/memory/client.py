@@ -140,9 +140,10 @@ class MemorySQSClient:
     ) -> Response:
         model = self._model.operation_model(name)
         validate(params, model)
-        events = self.meta.events
-        if events.active:
-            context: dict[str, Any] = {}
+        # Read once: a handler registered mid-call must not see half a call.
+        events = self.meta.events if self.meta.events.active else None
+        context: dict[str, Any] = {}
+        if events is not None:
             events.emit(
                 f"before-call.sqs.{name}", model=model, params=params, context=context
             )
@@ -150,7 +151,7 @@ class MemorySQSClient:
             response = method(self, **params)
         except SQSError as error:
             exception = to_client_error(error, name)
-            if events.active:
+            if events is not None:
                 events.emit(
                     f"after-call.sqs.{name}",
                     http_response=None,
@@ -160,7 +161,7 @@ class MemorySQSClient:
                 )
             raise exception from None
         response["ResponseMetadata"] = _metadata()
-        if events.active:
+        if events is not None:
             events.emit(
                 f"after-call.sqs.{name}",
                 http_response=None,

@@ -60,6 +60,12 @@ class MemoryAWS:
         self.move_tasks = MoveTasks(self)
         self.clock.subscribe(self._time_jumped)
 
+    def __repr__(self) -> str:
+        return (
+            f"MemoryAWS(account_id={self.account_id!r}, queues={len(self.queues)}, "
+            f"clock={type(self.clock).__name__})"
+        )
+
     # -- naming -----------------------------------------------------------------
 
     def queue_url(self, region: str, name: str) -> str:

@@ -104,11 +104,10 @@ class Backend:
         return got
 
     def pass_time(self, seconds: float) -> None:
-        """Let `seconds` pass: instantly on a fake clock, really on moto."""
-        if self.clock is not None:
-            self.clock.advance(seconds)
-        else:
-            time.sleep(seconds)
+        """Advance the fake clock (memory-only tests; moto tests wait with a
+        deadline through receive_after instead of sleeping)."""
+        assert self.clock is not None, "pass_time needs the memory backend"
+        self.clock.advance(seconds)
 
 
 def send(sqs: Backend, url: str, body: str = "body", **kwargs: Any) -> dict[str, Any]:
