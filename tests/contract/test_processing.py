@@ -555,3 +555,34 @@ def test_queue_makers(sqs: SQSEnv) -> None:
     queue.connect_processor("job", lambda: None)
     queue.add_job("job")
     assert queue.process_batch().succeeded_count() == 1
+
+
+def test_process_queue_with_batch_messages(sqs: SQSEnv) -> None:
+    queue = make_queue(
+        sqs,
+        "q",
+        batching_policy=BatchMessages(3),
+        backoff_policy=LONG,
+        visibility_timeout=600,
+    )
+    batches: list[list[int]] = []
+
+    @queue.processor("job")
+    def job(messages: list[dict[str, Any]]) -> None:
+        batches.append(sorted(m["n"] for m in messages))
+        if len(batches) == 1:
+            raise RetryJob(backoff_policy=IMMEDIATE_RETURN)
+
+    with job.batch():
+        for n in range(3):
+            job.delay(n=n)
+    run_in_thread(
+        lambda: queue.process_queue(
+            shutdown_policy=OrShutdown(MaxTasksShutdown(6), IdleShutdown(3)),
+            wait_second=1,
+        )
+    )
+    seen = [n for b in batches for n in b]
+    assert all(isinstance(b, list) for b in batches)
+    assert sorted(seen) == [0, 0, 1, 1, 2, 2]
+    assert queued_count(queue) == 0
