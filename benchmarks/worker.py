@@ -1,0 +1,591 @@
+"""Worker engine benchmarks: figures printed beside a baseline from the same run.
+
+    python benchmarks/worker.py            # all (the 1M-job RSS run takes a while)
+    python benchmarks/worker.py --quick    # smaller N everywhere
+    python benchmarks/worker.py --only moto,sleepers
+
+Sections (each prints its figure, its baseline and the target):
+
+- ``moto``: no-op jobs drained from a moto server by our worker vs the best
+  plain boto3 consumer (receive 10 / delete batch 10, in 1 and in 4 threads);
+  and ``add_batch()`` vs a plain ``send_message_batch`` loop. Stock moto
+  slows down with queue depth (it reads the clock once per stored message on
+  every call), so the queue is kept shallow: each round fills it with a small
+  chunk (untimed), then times the drain; rounds alternate between consumers.
+- ``sleepers``: handlers sleeping 50 ms, 64 threads and 512 async, in memory,
+  as a share of the ideal concurrency / 50 ms.
+- ``calls``: SQS calls per job, by action, at steady load (a producer
+  batching with ``add_batch()`` while the worker consumes), in memory.
+- ``released``: enqueue + process of no-op jobs in memory, ours vs the
+  released sqs-workers 0.7.3 (own virtualenv under /tmp, subprocess; the same
+  script runs in both interpreters).
+- ``rss``: RSS growth of one worker over 1,000,000 in-memory jobs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+import boto3  # noqa: E402
+from botocore.config import Config as BotoConfig  # noqa: E402
+
+from sqs_workers import MemorySession, SQSEnv, create_standard_queue  # noqa: E402
+from sqs_workers.worker import Worker  # noqa: E402
+
+RELEASED = "0.7.3"
+
+
+def line(name: str, ours: float, base: float, unit: str, target: str) -> None:
+    ratio = ours / base if base else float("inf")
+    print(
+        f"  {name:<44} ours {ours:>10.4g} {unit:<7} baseline {base:>10.4g}  "
+        f"ratio {ratio:5.2f}  (target {target})",
+        flush=True,
+    )
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("benchmark condition not reached")
+        time.sleep(0.0005)
+
+
+# -- moto ------------------------------------------------------------------------
+
+
+class Deletes:
+    """Counts messages really deleted (successful DeleteMessageBatch entries)."""
+
+    def __init__(self, client: Any) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+        client.meta.events.register("after-call.sqs.DeleteMessageBatch", self._seen)
+
+    def _seen(self, parsed: dict[str, Any], **_: Any) -> None:
+        with self._lock:
+            self.count += len(parsed.get("Successful", ()))
+
+
+def plain_consumer(client: Any, url: str, total: int, threads: int) -> float:
+    """The best a hand-written boto3 loop does: receive 10, delete batch 10."""
+    done = [0]
+    lock = threading.Lock()
+
+    def consume() -> None:
+        while done[0] < total:
+            messages = client.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=0,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not messages:
+                continue
+            client.delete_message_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(messages)
+                ],
+            )
+            with lock:
+                done[0] += len(messages)
+
+    start = time.perf_counter()
+    workers = [threading.Thread(target=consume) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return time.perf_counter() - start
+
+
+def our_consumer(queue: Any, deletes: Deletes, total: int, **options: Any) -> float:
+    worker = Worker(queue, wait_seconds=1, **options)
+    before = deletes.count
+    start = time.perf_counter()
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    wait_for(lambda: deletes.count - before >= total)
+    elapsed = time.perf_counter() - start
+    worker.stop(wait=30)  # untimed: waits out the last long poll
+    thread.join()
+    return elapsed
+
+
+def bench_moto(quick: bool) -> None:
+    from moto_server import start_moto_server
+
+    server = start_moto_server()
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "x",
+            "AWS_SECRET_ACCESS_KEY": "x",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": server.endpoint_url,
+        }
+    )
+    try:
+        _bench_moto(quick)
+    finally:
+        server.stop()
+
+
+def _bench_moto(quick: bool) -> None:
+    total, rounds = (300, 1) if quick else (600, 3)
+    env = SQSEnv(session=boto3.Session(), queue_prefix=f"bench_{uuid.uuid4().hex[:6]}_")
+    create_standard_queue(env, "drain", visibility_timeout=60)
+    queue = env.queue("drain")
+
+    @queue.processor("noop")
+    def noop(n: int) -> None:
+        pass
+
+    client = boto3.client("sqs", config=BotoConfig(max_pool_connections=64))
+    url = queue.get_queue_url()
+    deletes = Deletes(queue.client)
+    plain_deletes = Deletes(client)
+
+    consumers: dict[str, tuple[Deletes, Callable[[], float]]] = {
+        "boto3 1 thread": (
+            plain_deletes,
+            lambda: plain_consumer(client, url, total, 1),
+        ),
+        "boto3 4 threads": (
+            plain_deletes,
+            lambda: plain_consumer(client, url, total, 4),
+        ),
+        "ours (default options)": (
+            deletes,
+            lambda: our_consumer(queue, deletes, total),
+        ),
+        "ours (concurrency=4)": (
+            deletes,
+            lambda: our_consumer(queue, deletes, total, concurrency=4),
+        ),
+    }
+    times: Counter[str] = Counter()
+    for _ in range(rounds):
+        for name, (counter, consume) in consumers.items():
+            feeder = Feeder(env, noop, counter, total)
+            times[name] += consume()
+            feeder.join()
+    rate = {name: total * rounds / seconds for name, seconds in times.items()}
+    print(
+        f"moto server, no-op jobs: {rounds} x {total} jobs per consumer; a feeder "
+        f"thread (add_batch, 10 at a time) keeps at most {WINDOW} messages stored "
+        "(visible + in flight), since stock moto slows with depth"
+    )
+    for name, value in rate.items():
+        print(f"  {name:<44} {value:8.0f} jobs/s")
+    best_plain = max(rate["boto3 1 thread"], rate["boto3 4 threads"])
+    best_ours = max(rate["ours (default options)"], rate["ours (concurrency=4)"])
+    line(
+        "drain: our worker vs best boto3 consumer",
+        best_ours,
+        best_plain,
+        "jobs/s",
+        ">= 0.95",
+    )
+    line(
+        "drain: default options vs best boto3",
+        rate["ours (default options)"],
+        best_plain,
+        "jobs/s",
+        "informative",
+    )
+    bench_enqueue(env, client, 2 if quick else 6)
+
+
+WINDOW = 40
+
+
+class Feeder:
+    """Keeps the queue shallow: sends 10 more whenever fewer than WINDOW are stored."""
+
+    def __init__(self, env: Any, task: Any, deletes: Deletes, total: int) -> None:
+        self._task, self._deletes, self._total = task, deletes, total
+        self._base = deletes.count
+        self._thread = threading.Thread(target=self._feed, daemon=True)
+        self._thread.start()
+
+    def _feed(self) -> None:
+        sent = 0
+        while sent < self._total:
+            if sent - (self._deletes.count - self._base) > WINDOW - 10:
+                time.sleep(0.0005)
+                continue
+            with self._task.batch():
+                for n in range(10):
+                    self._task.delay(n=n)
+            sent += 10
+
+    def join(self) -> None:
+        self._thread.join()
+
+
+def bench_enqueue(env: Any, client: Any, rounds: int) -> None:
+    from sqs_workers import codecs
+
+    chunk = 50  # per fresh queue: stock moto's sends slow down with depth
+    codec = codecs.get_codec("pickle_compat")
+    context = codec.serialize({})
+
+    def ours(name: str) -> float:
+        create_standard_queue(env, name)
+        queue = env.queue(name)
+        task = queue.connect_processor("noop", lambda n: None)
+        queue.get_queue_url()  # looked up once, untimed (the plain loop has it too)
+        start = time.perf_counter()
+        with queue.add_batch():
+            for n in range(chunk):
+                task.delay(n=n)
+        return time.perf_counter() - start
+
+    def plain(name: str) -> float:
+        url = client.create_queue(QueueName=env.get_sqs_queue_name(name))["QueueUrl"]
+        start = time.perf_counter()
+        entries: list[dict[str, Any]] = []
+        for n in range(chunk):
+            entries.append(
+                {
+                    "Id": str(len(entries)),
+                    "MessageBody": codec.serialize({"n": n}),
+                    "MessageAttributes": {
+                        "JobName": {"DataType": "String", "StringValue": "noop"},
+                        "ContentType": {
+                            "DataType": "String",
+                            "StringValue": "pickle_compat",
+                        },
+                        "JobContext": {"DataType": "String", "StringValue": context},
+                    },
+                }
+            )
+            if len(entries) == 10:
+                client.send_message_batch(QueueUrl=url, Entries=entries)
+                entries = []
+        if entries:
+            client.send_message_batch(QueueUrl=url, Entries=entries)
+        return time.perf_counter() - start
+
+    times: Counter[str] = Counter()
+    for i in range(rounds):
+        for name, send in (("ours", ours), ("plain", plain)):
+            times[name] += send(f"enqueue_{name}_{i}")
+    jobs = chunk * rounds
+    print(f"moto server, enqueue: {rounds} rounds of {chunk} jobs, each to a new queue")
+    line(
+        "enqueue: add_batch() vs send_message_batch loop",
+        jobs / times["ours"],
+        jobs / times["plain"],
+        "jobs/s",
+        ">= 0.95",
+    )
+
+
+# -- in memory -----------------------------------------------------------------------
+
+
+def memory_queue(name: str = "q") -> Any:
+    env = SQSEnv(session=MemorySession(), queue_prefix="bench_")
+    create_standard_queue(env, name, visibility_timeout=60)
+    return env.queue(name)
+
+
+def run_until(queue: Any, done: list[int], total: int, **options: Any) -> float:
+    worker = Worker(queue, wait_seconds=1, **options)
+    start = time.perf_counter()
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    wait_for(lambda: done[0] >= total)
+    elapsed = time.perf_counter() - start
+    worker.stop(wait=30)
+    thread.join()
+    return elapsed
+
+
+def bench_sleepers(quick: bool) -> None:
+    rounds = 20 if quick else 80
+    print(f"in memory, handlers sleeping 50 ms ({rounds} rounds of the concurrency)")
+    for concurrency, kind in ((64, "threads"), (512, "async")):
+        queue = memory_queue()
+        done = [0]
+        if kind == "threads":
+
+            @queue.processor("sleep")
+            def sleep_sync(n: int, done: list[int] = done) -> None:
+                time.sleep(0.05)
+                done[0] += 1
+
+            task: Any = sleep_sync
+        else:
+
+            @queue.processor("sleep")
+            async def sleep_async(n: int, done: list[int] = done) -> None:
+                await asyncio.sleep(0.05)
+                done[0] += 1
+
+            task = sleep_async
+        total = concurrency * rounds
+        with queue.add_batch():
+            for n in range(total):
+                task.delay(n=n)
+        elapsed = run_until(queue, done, total, concurrency=concurrency)
+        ideal = concurrency / 0.05
+        line(
+            f"sleep 50 ms, concurrency {concurrency} ({kind}), % of ideal",
+            100 * total / elapsed / ideal,
+            100.0,
+            "%",
+            ">= 90%",
+        )
+
+
+def bench_calls(quick: bool) -> None:
+    total = 20_000 if quick else 100_000
+    queue = memory_queue()
+    done = [0]
+
+    @queue.processor("noop")
+    def noop(n: int) -> None:
+        done[0] += 1
+
+    calls: Counter[str] = Counter()
+    queue.client.meta.events.register(
+        "before-call.sqs.*", lambda model, **_: calls.update([model.name])
+    )
+    stop = threading.Event()
+
+    def produce() -> None:  # keep ~1000 jobs ahead of the worker
+        sent = 0
+        while sent < total and not stop.is_set():
+            if sent - done[0] > 1000:
+                time.sleep(0.001)
+                continue
+            with queue.add_batch():
+                for n in range(min(200, total - sent)):
+                    noop.delay(n=n)
+            sent += min(200, total - sent)
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    run_until(queue, done, total, concurrency=8)
+    stop.set()
+    producer.join()
+    produced = calls["SendMessageBatch"] + calls["SendMessage"]
+    consumer = sum(calls.values()) - produced
+    print(
+        f"in memory, steady load: a producer (add_batch, 200 at a time) "
+        f"{total} jobs ahead of a concurrency-8 worker; calls per job by action:"
+    )
+    for action, count in sorted(calls.items()):
+        print(f"  {action:<44} {count / total:.4f}")
+    line("consumer calls per job", consumer / total, 0.2, "calls", "<= 0.2")
+    line(
+        "consumer + batching producer calls per job",
+        sum(calls.values()) / total,
+        0.3,
+        "calls",
+        "<= 0.3",
+    )
+
+
+RELEASED_SCRIPT = """
+import json, sys, time
+from sqs_workers import MemorySession, SQSEnv, create_standard_queue
+from sqs_workers.shutdown_policies import IdleShutdown
+total = int(sys.argv[1])
+env = SQSEnv(session=MemorySession())
+create_standard_queue(env, "bench")
+queue = env.queue("bench")
+done = [0]
+
+@queue.processor("noop")
+def noop(n):
+    done[0] += 1
+
+start = time.perf_counter()
+with queue.add_batch():
+    for n in range(total):
+        noop.delay(n=n)
+queue.process_queue(shutdown_policy=IdleShutdown(0), wait_second=0)
+elapsed = time.perf_counter() - start
+assert done[0] >= total, done[0]
+print(json.dumps({"jobs_per_second": total / elapsed}))
+"""
+
+
+def released_python() -> Path:
+    """The released package's interpreter: the interop tests' venv, or a new one."""
+    tag = f"py{sys.version_info.major}{sys.version_info.minor}"
+    shared = Path(
+        os.environ.get(
+            "SQS_WORKERS_INTEROP_VENV",
+            Path(tempfile.gettempdir()) / f"sqs-workers-{RELEASED}-venv-{tag}",
+        )
+    )
+    for venv in (
+        shared,
+        Path(tempfile.gettempdir()) / f"sqs-workers-{RELEASED}-bench-{tag}",
+    ):
+        python = venv / "bin" / "python"
+        if python.exists() and _imports_released(python):
+            return python
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            f"sqs-workers=={RELEASED}",
+            "typing_extensions",
+        ],
+        check=True,
+    )
+    return python
+
+
+def _imports_released(python: Path) -> bool:
+    probe = subprocess.run(
+        [str(python), "-c", "import sqs_workers, sys; print(sqs_workers.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd=tempfile.gettempdir(),
+        env=_clean_env(),
+    )
+    return probe.returncode == 0 and "site-packages" in probe.stdout
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
+    }
+    env.update(extra)
+    return env
+
+
+def run_script(python: str, total: int, pythonpath: str | None) -> float:
+    extra = {"PYTHONPATH": pythonpath} if pythonpath else {}
+    out = subprocess.run(
+        [python, "-c", RELEASED_SCRIPT, str(total)],
+        capture_output=True,
+        text=True,
+        cwd=tempfile.gettempdir(),
+        env=_clean_env(**extra),
+        check=True,
+        timeout=1800,
+    )
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["jobs_per_second"])
+
+
+def bench_released(quick: bool) -> None:
+    python = released_python()
+    print(
+        f"in memory, enqueue (add_batch) + process_queue of no-op jobs; the same "
+        f"script in two interpreters (ours; {RELEASED} from {python.parent.parent})"
+    )
+    for total in (1_000, 10_000) if quick else (1_000, 10_000, 50_000):
+        ours = run_script(sys.executable, total, str(REPO))
+        theirs = run_script(str(python), total, None)
+        line(
+            f"N={total}: ours vs released {RELEASED}", ours, theirs, "jobs/s", ">= 10x"
+        )
+    print(
+        "  (the released in-memory queue scans every stored message on each "
+        "receive, so its rate falls as N grows)"
+    )
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        for row in status:
+            if row.startswith("VmRSS:"):
+                return int(row.split()[1]) / 1024
+    return 0.0
+
+
+def bench_rss(quick: bool) -> None:
+    total = 200_000 if quick else 1_000_000
+    queue = memory_queue()
+    done = [0]
+
+    @queue.processor("noop")
+    def noop(n: int) -> None:
+        done[0] += 1
+
+    samples: list[tuple[int, float]] = []
+
+    def produce() -> None:
+        sent = 0
+        while sent < total:
+            if sent - done[0] > 5000:
+                time.sleep(0.001)
+                continue
+            with queue.add_batch():
+                for n in range(1000):
+                    noop.delay(n=n)
+            sent += 1000
+            if sent % (total // 20) == 0:
+                samples.append((done[0], rss_mib()))
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    elapsed = run_until(queue, done, total, concurrency=8)
+    producer.join()
+    warm = samples[1][1] if len(samples) > 1 else samples[0][1]
+    end = rss_mib()
+    print(
+        f"in memory, {total} no-op jobs (producer 5000 ahead, concurrency 8) in "
+        f"{elapsed:.0f}s; RSS at 10%: {warm:.1f} MiB, at the end: {end:.1f} MiB"
+    )
+    line("RSS growth after warm-up (MiB)", end - warm, 10.0, "MiB", "<= 10 MiB")
+
+
+SECTIONS: dict[str, Callable[[bool], None]] = {
+    "moto": bench_moto,
+    "sleepers": bench_sleepers,
+    "calls": bench_calls,
+    "released": bench_released,
+    "rss": bench_rss,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller N everywhere")
+    parser.add_argument(
+        "--only", default=",".join(SECTIONS), help="comma-separated sections"
+    )
+    args = parser.parse_args()
+    version = sys.version.split()[0]
+    print(f"python {version}, {os.cpu_count()} cores, boto3 {boto3.__version__}")
+    for name in args.only.split(","):
+        print(f"\n[{name}]", flush=True)
+        SECTIONS[name](args.quick)
+
+
+if __name__ == "__main__":
+    main()
