@@ -177,3 +177,47 @@ def test_fifo_groups_stay_ordered_under_concurrency(live: Backend) -> None:
         thread.join(timeout=120)
     for indexes in order.values():
         assert indexes == list(range(per_group))
+
+
+def test_failed_handlers_get_messages_back_exactly_once(memory_only: Backend) -> None:
+    """Threads that do not delete (failing handlers) leave messages to come
+    back after the visibility timeout; with the fake clock every message is
+    redelivered once and then deleted once.  Memory only: it needs the fake
+    clock to expire thousands of visibility timeouts at once."""
+    sqs = memory_only
+    url = sqs.create(VisibilityTimeout=30)
+    count = 5_000
+    send_all(sqs, url, [f"m{i}" for i in range(count)])
+    attempts: Counter[str] = Counter()
+    deleted: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            batch = sqs.receive(url, MaxNumberOfMessages=10)
+            if not batch:
+                return
+            for message in batch:
+                with lock:
+                    attempts[message["Body"]] += 1
+                    first_try = attempts[message["Body"]] == 1
+                if first_try:
+                    continue  # the handler "failed": leave it in flight
+                sqs.client.delete_message(
+                    QueueUrl=url, ReceiptHandle=message["ReceiptHandle"]
+                )
+                with lock:
+                    deleted[message["Body"]] += 1
+
+    for _ in range(2):
+        workers = [threading.Thread(target=worker) for _ in range(6)]
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            thread.join(timeout=60)
+        sqs.pass_time(30)
+    assert len(attempts) == count
+    assert set(attempts.values()) == {2}
+    assert set(deleted.values()) == {1}
+    assert len(deleted) == count
+    assert sqs.counts(url) == (0, 0, 0)

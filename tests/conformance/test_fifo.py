@@ -218,3 +218,18 @@ def test_retention_frees_the_group(memory_only: Backend) -> None:
     fsend(sqs, url, "new")
     sqs.pass_time(30)
     assert bodies(sqs.receive(url)) == ["new"]
+
+
+@pytest.mark.moto_differs(reason="moto ignores DeduplicationScope=messageGroup")
+def test_deduplication_scope_message_group(sqs: Backend) -> None:
+    url = sqs.create(fifo=True, DeduplicationScope="messageGroup")
+    fsend(sqs, url, "a", "G1", dedup="same")
+    fsend(sqs, url, "b", "G2", dedup="same")  # other group: not a duplicate
+    fsend(sqs, url, "c", "G1", dedup="same")  # same group: duplicate
+    received = sqs.receive(url, MaxNumberOfMessages=10)
+    while True:
+        more = sqs.receive(url, MaxNumberOfMessages=10)
+        if not more:
+            break
+        received += more
+    assert sorted(bodies(received)) == ["a", "b"]

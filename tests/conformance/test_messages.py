@@ -513,3 +513,32 @@ def test_long_poll_real_clock_wakes_for_delayed_message() -> None:
     elapsed = time.monotonic() - started
     assert [m["Body"] for m in response["Messages"]] == ["x"]
     assert 0.5 < elapsed < 2.5
+
+
+@pytest.mark.moto_differs(reason="moto omits MD5OfMessageSystemAttributes")
+def test_trace_header_system_attribute(sqs: Backend, queue: str) -> None:
+    header = {
+        "DataType": "String",
+        "StringValue": "Root=1-5759e988-bd862e3fe1be46a994272793",
+    }
+    sent = send(sqs, queue, MessageSystemAttributes={"AWSTraceHeader": header})
+    assert sent["MD5OfMessageSystemAttributes"] == reference_attributes_md5(
+        {"AWSTraceHeader": header}
+    )
+    (message,) = sqs.receive(queue, MessageSystemAttributeNames=["AWSTraceHeader"])
+    assert message["Attributes"] == {"AWSTraceHeader": header["StringValue"]}
+
+
+def test_caller_may_reuse_its_attribute_dicts(sqs: Backend, queue: str) -> None:
+    attributes = {"k": {"DataType": "String", "StringValue": "first"}}
+    send(sqs, queue, MessageAttributes=attributes)
+    attributes["k"]["StringValue"] = "changed"
+    (message,) = sqs.receive(queue, MessageAttributeNames=["All"])
+    assert message["MessageAttributes"]["k"]["StringValue"] == "first"
+
+
+def test_queue_url_from_get_queue_url_with_owner(sqs: Backend, queue: str) -> None:
+    name = queue.rsplit("/", 1)[1]
+    account = queue.rsplit("/", 2)[1]
+    response = sqs.client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)
+    assert response["QueueUrl"] == queue
