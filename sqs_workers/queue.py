@@ -255,10 +255,18 @@ class GenericQueue:
 
     def _has_content_based_dedup(self) -> bool:
         if self._content_based_dedup is None:
-            attributes = self.client.get_queue_attributes(
-                QueueUrl=self.get_queue_url(),
-                AttributeNames=["ContentBasedDeduplication"],
-            ).get("Attributes", {})
+            try:
+                attributes = self.client.get_queue_attributes(
+                    QueueUrl=self.get_queue_url(),
+                    AttributeNames=["ContentBasedDeduplication"],
+                ).get("Attributes", {})
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") in NOT_FOUND_CODES:
+                    raise
+                # Not allowed to ask (least-privilege IAM, SendMessage only):
+                # send, and let SQS refuse it if the queue needs an id.
+                self._content_based_dedup = True
+                return True
             self._content_based_dedup = (
                 str(attributes.get("ContentBasedDeduplication", "false")).lower()
                 == "true"

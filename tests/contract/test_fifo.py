@@ -139,3 +139,29 @@ def test_process_queue_keeps_the_order_within_a_group(sqs: SQSEnv) -> None:
     )
     for group in ("a", "b"):
         assert [n for g, n in seen if g == group] == [0, 1, 2, 3]
+
+
+def test_content_based_fifo_by_url_needs_no_get_queue_attributes(
+    sqs: SQSEnv, random_string: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Least-privilege IAM: SendMessage on a queue given by URL, nothing else.
+    from sqs_workers import create_fifo_queue
+
+    url = create_fifo_queue(sqs, "cb.fifo", content_based_deduplication=True)
+    env = SQSEnv(session=sqs.session, queue_prefix=sqs.queue_prefix)
+
+    def denied(**kwargs: Any) -> Any:
+        raise ClientError(
+            {"Error": {"Code": "AccessDenied", "Message": "not allowed"}},
+            "GetQueueAttributes",
+        )
+
+    clients = [env.sqs_client, getattr(env.sqs_resource.meta, "client", None)]
+    for client in filter(None, clients):
+        monkeypatch.setattr(client, "get_queue_attributes", denied)
+        monkeypatch.setattr(client, "get_queue_url", denied)
+    queue = env.queue("cb.fifo", queue_url=url)
+    assert isinstance(queue.add_job("job", _content_type="json", x=1), str)
+    queue.add_job("job", _content_type="json", x=1)  # same content: deduplicated
+    monkeypatch.undo()
+    assert queued_count(sqs.queue("cb.fifo")) == 1
