@@ -293,3 +293,32 @@ def test_warnings_are_not_raised_by_plain_use(sqs: SQSEnv) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)
         queue.add_job("job", x=1)
+
+
+def test_queue_by_url_works_with_least_privilege(
+    sqs: SQSEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only Send/Receive/Delete/ChangeMessageVisibility allowed: no name lookup,
+    # no attribute reads, for sending, process_batch and process_queue.
+    url = create_standard_queue(sqs, "lp")
+    env = SQSEnv(session=sqs.session, queue_prefix=sqs.queue_prefix)
+
+    def denied(**kwargs: Any) -> Any:
+        raise ClientError(
+            {"Error": {"Code": "AccessDenied", "Message": "not allowed"}}, "Denied"
+        )
+
+    clients = [env.sqs_client, getattr(env.sqs_resource.meta, "client", None)]
+    for client in filter(None, clients):
+        for method in ("get_queue_url", "get_queue_attributes", "list_queues"):
+            monkeypatch.setattr(client, method, denied)
+    queue = env.queue("lp", queue_url=url)
+    seen: list[int] = []
+    queue.connect_processor("job", lambda n: seen.append(n))
+    queue.add_job("job", n=1)
+    assert queue.process_batch().succeeded_count() == 1
+    queue.add_job("job", n=2)
+    run_in_thread(
+        lambda: queue.process_queue(shutdown_policy=MaxTasksShutdown(1), wait_second=0)
+    )
+    assert seen == [1, 2]
