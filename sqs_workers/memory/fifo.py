@@ -200,12 +200,14 @@ class MemoryFifoQueue(MemoryQueue):
         self, message: MemoryMessage, source_arn: str, now: float
     ) -> None:
         """FIFO dead-letter queues restart retention at the move, as SQS does."""
+        message = message.copy_for_move(self.aws.next_serial())
         message.dead_letter_source_arn = source_arn
         message.sent_at = now
         message.sequence_number = self.next_sequence_number()
         self._enqueue(message, now, 0)
 
     def accept_moved(self, message: MemoryMessage, now: float) -> None:
+        message = message.copy_for_move(self.aws.next_serial())
         message.receive_count = 0
         message.first_receive_at = None
         message.sent_at = now

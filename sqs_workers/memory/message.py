@@ -123,6 +123,21 @@ class MemoryMessage:
         self.sequence_number: str | None = None
         self.dead_letter_source_arn: str | None = None
 
+    def copy_for_move(self, serial: int) -> MemoryMessage:
+        """This message as a new object for another queue.
+
+        Queues drop removed messages from their deques lazily, so an object
+        that left a queue must never come back to life elsewhere: a move
+        (dead-lettering, move tasks) stores a copy and leaves the original
+        GONE.
+        """
+        copy = MemoryMessage.__new__(MemoryMessage)
+        for name in MemoryMessage.__slots__:
+            setattr(copy, name, getattr(self, name))
+        copy.serial = serial
+        copy.heap_pos = -1
+        return copy
+
     def __lt__(self, other: MemoryMessage) -> bool:
         # Timer order; the serial breaks ties so equal times keep send order.
         if self.ready_at != other.ready_at:

@@ -224,12 +224,13 @@ class MemoryQueue:
         A standard queue keeps the original send time (retention counts from
         the first enqueue) and receive count, as SQS does.
         """
+        message = message.copy_for_move(self.aws.next_serial())
         message.dead_letter_source_arn = source_arn
-        message.heap_pos = -1
         self.add(message, now, 0)
 
     def accept_moved(self, message: MemoryMessage, now: float) -> None:
         """Take a message redriven back by a message move task: a fresh start."""
+        message = message.copy_for_move(self.aws.next_serial())
         message.receive_count = 0
         message.first_receive_at = None
         message.sent_at = now

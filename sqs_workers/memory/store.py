@@ -102,6 +102,10 @@ class MemoryAWS:
     def now(self) -> float:
         return self.clock.now()
 
+    def next_serial(self) -> int:
+        """A new message serial (lock held): unique across all queues."""
+        return next(self._serials)
+
     # -- queues -------------------------------------------------------------------
 
     def create_queue(
@@ -315,7 +319,7 @@ class MemoryAWS:
         from .validation import check_send_for_queue
 
         dedup_id = check_send_for_queue(queue, content, delay, group_id, dedup_id)
-        message = MemoryMessage(next(self._serials), new_id(), content, now)
+        message = MemoryMessage(self.next_serial(), new_id(), content, now)
         if isinstance(queue, MemoryFifoQueue):
             assert group_id is not None and dedup_id is not None
             duplicate = queue.find_duplicate(group_id, dedup_id, now)

@@ -207,3 +207,17 @@ def test_move_task_on_missing_queue(sqs: Backend, queue: str) -> None:
     assert_error(
         error, "ResourceNotFoundException", exception="ResourceNotFoundException"
     )
+
+
+def test_dead_lettered_message_never_returns_to_source(sqs: Backend) -> None:
+    for fifo in (False, True):
+        source, dlq = with_dlq(sqs, 1, fifo=fifo)
+        extra = {"MessageGroupId": "g", "MessageDeduplicationId": "d"} if fifo else {}
+        send(sqs, source, "gone", **extra)
+        sqs.receive(source, VisibilityTimeout=0)
+        assert sqs.receive(source) == []
+        (dead,) = sqs.receive(dlq, VisibilityTimeout=0)
+        assert dead["Body"] == "gone"
+        assert sqs.receive(source, MaxNumberOfMessages=10) == []
+        assert sqs.counts(source) == (0, 0, 0)
+        assert sqs.counts(dlq) == (1, 0, 0)
