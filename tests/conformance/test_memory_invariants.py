@@ -101,8 +101,31 @@ def test_random_operations_keep_the_books(seed: int, fifo: bool) -> None:
                 pass
             except client.exceptions.ClientError as error:
                 assert "expired" in str(error)
-        elif action < 0.99:
+        elif action < 0.93:
             clock.advance(rng.choice([1, 5, 20, 45, 120]))
+        elif action < 0.96:
+            response = client.receive_message(
+                QueueUrl=dlq,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=rng.choice([0, 30]),
+            )
+            for message in response.get("Messages", []):
+                if rng.random() < 0.5:
+                    client.delete_message(
+                        QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"]
+                    )
+        elif action < 0.99:
+            try:
+                client.start_message_move_task(
+                    SourceArn=dlq_arn,
+                    **(
+                        {"MaxNumberOfMessagesPerSecond": 1}
+                        if rng.random() < 0.5
+                        else {}
+                    ),
+                )
+            except client.exceptions.ClientError as error:
+                assert "already a task running" in str(error)
         else:
             try:
                 client.purge_queue(QueueUrl=url)
