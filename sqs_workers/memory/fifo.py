@@ -11,10 +11,14 @@ popped), so a receive never scans blocked groups.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
-from .message import DELAYED, GONE, INFLIGHT, VISIBLE, MemoryMessage
+from .attributes import QueueSettings
+from .message import GONE, INFLIGHT, VISIBLE, MemoryMessage
 from .queue import MemoryQueue
+
+if TYPE_CHECKING:
+    from .store import MemoryAWS
 
 DEDUPLICATION_WINDOW = 300.0  # seconds, fixed by SQS
 SEQUENCE_BASE = 18_000_000_000_000_000_000  # SQS sequence numbers are ~20 digits
@@ -56,8 +60,17 @@ class MemoryFifoQueue(MemoryQueue):
 
     fifo = True
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        aws: MemoryAWS,
+        uid: int,
+        name: str,
+        url: str,
+        arn: str,
+        settings: QueueSettings,
+        now: float,
+    ) -> None:
+        super().__init__(aws, uid, name, url, arn, settings, now)
         self.groups: dict[str, MessageGroup] = {}
         self.ready: deque[MessageGroup] = deque()
         self.dedup: OrderedDict[DedupKey, DedupRecord] = OrderedDict()
@@ -239,6 +252,3 @@ class MemoryFifoQueue(MemoryQueue):
     def _purged(self) -> None:
         self.groups.clear()
         self.ready.clear()
-
-
-__all__ = ["DELAYED", "MemoryFifoQueue", "MessageGroup"]

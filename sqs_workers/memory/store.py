@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .attributes import QueueSettings
+from .attributes import ALL_ORDER, COUNTERS, QueueSettings
 from .clock import Clock, RealClock
 from .errors import (
     INVALID_PARAMETER_VALUE,
@@ -29,6 +29,7 @@ from .fifo import MemoryFifoQueue
 from .message import MemoryMessage, MessageContent, new_id
 from .move_tasks import MoveTasks
 from .queue import MemoryQueue
+from .validation import check_send_for_queue
 
 T = TypeVar("T")
 DEFAULT_ACCOUNT_ID = "000000000000"
@@ -223,8 +224,6 @@ class MemoryAWS:
             )
 
     def get_attributes(self, region: str, url: str, names: set[str]) -> dict[str, str]:
-        from .attributes import ALL_ORDER, COUNTERS
-
         with self.lock:
             queue = self.queue_by_url(region, url)
             values: dict[str, str] = dict(queue.settings.raw)
@@ -316,8 +315,6 @@ class MemoryAWS:
         dedup_id: str | None,
         now: float,
     ) -> tuple[str, str | None]:
-        from .validation import check_send_for_queue
-
         dedup_id = check_send_for_queue(queue, content, delay, group_id, dedup_id)
         message = MemoryMessage(self.next_serial(), new_id(), content, now)
         if isinstance(queue, MemoryFifoQueue):
