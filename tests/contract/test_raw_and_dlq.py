@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from sqs_workers import IMMEDIATE_RETURN, JobQueue, RawQueue, SQSEnv
 from sqs_workers.batching import BatchMessages
 from sqs_workers.deadletter_queue import DeadLetterQueue, PushBackSender
@@ -187,12 +189,13 @@ def test_push_back_sender_direct(sqs: SQSEnv) -> None:
     assert pushed.body == "payload"
 
 
-def test_redrive_to_the_dead_letter_queue(sqs: SQSEnv) -> None:
+@pytest.mark.parametrize("max_receive_count", [1, 3])
+def test_redrive_to_the_dead_letter_queue(sqs: SQSEnv, max_receive_count: int) -> None:
     make_queue(sqs, "emails_dead")
     emails = make_queue(
         sqs,
         "emails",
-        redrive_policy=sqs.redrive_policy("emails_dead", 1),
+        redrive_policy=sqs.redrive_policy("emails_dead", max_receive_count),
         backoff_policy=IMMEDIATE_RETURN,
     )
     dead = sqs.queue("emails_dead")
@@ -204,14 +207,12 @@ def test_redrive_to_the_dead_letter_queue(sqs: SQSEnv) -> None:
         raise ValueError("always fails")
 
     send_email.delay(x=1)
-    emails.process_batch()
-    assert calls == [1]
-    # received once already: the next receive moves it to the DLQ
+    # received max_receive_count times; the next receive moves it to the DLQ
     wait_until(
         lambda: emails.process_batch() is not None and queued_count(dead) == 1,
         what="message moved to the dead-letter queue",
     )
-    assert calls == [1]
+    assert calls == [1] * max_receive_count
     assert queued_count(emails) == 0
     (message,) = receive_n(dead, 1)
     assert message.message_attributes["JobName"]["StringValue"] == "send_email"
