@@ -275,3 +275,27 @@ def test_rejected_batch_entry_raises_sqs_batch_error(emails: Any) -> None:
     assert len(info.value.errors) == 1
     assert info.value.errors[0]["Id"]
     wait_until(lambda: visible_count(emails) == 1, what="the valid entry was sent")
+
+
+def _json_job_size(job_name: str, body: str) -> int:
+    """SQS's count: body plus each attribute's name, data type and value."""
+    attributes = {"JobName": job_name, "ContentType": "json", "JobContext": "{}"}
+    return len(body.encode()) + sum(
+        len(name) + len("String") + len(value.encode())
+        for name, value in attributes.items()
+    )
+
+
+@pytest.mark.parametrize("over", [0, 1])
+def test_message_size_limit_counts_the_attributes(emails: Any, over: int) -> None:
+    overhead = _json_job_size("job", '{"p": ""}')
+    payload = "x" * (MAX_MESSAGE_LENGTH - overhead + over)
+    assert _json_job_size("job", f'{{"p": "{payload}"}}') == MAX_MESSAGE_LENGTH + over
+    if over:
+        with pytest.raises(ClientError) as info:
+            emails.add_job("job", _content_type="json", p=payload)
+        assert info.value.response["Error"]["Code"] == "MessageTooLong"
+        assert queued_count(emails) == 0
+    else:
+        assert isinstance(emails.add_job("job", _content_type="json", p=payload), str)
+        assert queued_count(emails) == 1
