@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import re
 from collections.abc import Callable
 from typing import Any, Optional
 
@@ -37,6 +38,7 @@ from .validation import (
     invalid,
 )
 
+ATTEMPT_ID = re.compile(r"[!-~]{1,128}")  # printable ASCII, no spaces
 SENDER_ID = "AIDAMEMORYSQS00000000"
 SYSTEM_ATTRIBUTES = (
     "SenderId",
@@ -443,8 +445,22 @@ class MemorySQSClient:
         def render(queue: MemoryQueue, message: MemoryMessage, handle: str) -> Response:
             return _render(message, handle, system_names, selector)
 
+        if ReceiveRequestAttemptId is not None and not ATTEMPT_ID.fullmatch(
+            ReceiveRequestAttemptId
+        ):
+            raise invalid(
+                f"Value {ReceiveRequestAttemptId} for parameter "
+                "ReceiveRequestAttemptId is invalid. Reason: It can only contain "
+                "alphanumeric and punctuation characters, 1 to 128 in length."
+            )
         messages = self._aws.receive(
-            self._region, QueueUrl, count, VisibilityTimeout, WaitTimeSeconds, render
+            self._region,
+            QueueUrl,
+            count,
+            VisibilityTimeout,
+            WaitTimeSeconds,
+            render,
+            ReceiveRequestAttemptId,
         )
         return {"Messages": messages} if messages else {}
 

@@ -55,6 +55,24 @@ class DedupRecord:
         self.sequence_number = sequence_number
 
 
+class ReceiveAttempt:
+    """What one ReceiveRequestAttemptId handed out, to hand out again."""
+
+    __slots__ = ("counts", "expires_at", "messages")
+
+    def __init__(self, expires_at: float, messages: list[MemoryMessage]) -> None:
+        self.expires_at = expires_at
+        self.messages = messages
+        self.counts = [m.receive_count for m in messages]
+
+    def unchanged(self) -> bool:
+        """True while every message is still in flight from this receive."""
+        return all(
+            m.state == INFLIGHT and m.receive_count == count
+            for m, count in zip(self.messages, self.counts)  # noqa: B905 - py3.9
+        )
+
+
 class MemoryFifoQueue(MemoryQueue):
     """A FIFO SQS queue held in memory."""
 
@@ -75,6 +93,7 @@ class MemoryFifoQueue(MemoryQueue):
         self.ready: deque[MessageGroup] = deque()
         self.dedup: OrderedDict[DedupKey, DedupRecord] = OrderedDict()
         self._sequence = SEQUENCE_BASE
+        self.attempts: OrderedDict[str, ReceiveAttempt] = OrderedDict()
         # The group a receive is walking; _refresh leaves it alone meanwhile
         # so the walk's index into its deque stays valid.
         self._walking: MessageGroup | None = None
@@ -120,6 +139,42 @@ class MemoryFifoQueue(MemoryQueue):
             group = self.groups[group_id] = MessageGroup(group_id)
         group.messages.append(message)
         self.add(message, now, delay)
+
+    # -- receive request attempts ----------------------------------------------
+
+    def repeat_attempt(
+        self, attempt_id: str, visibility: int, now: float
+    ) -> list[MemoryMessage] | None:
+        """Replay a receive retried with the same ReceiveRequestAttemptId.
+
+        Within 5 minutes, and while none of its messages was deleted or had
+        its visibility changed, SQS returns the same messages and receipt
+        handles and restarts their visibility timeout.
+        """
+        self.tick(now)
+        attempts = self.attempts
+        while attempts:  # fixed window: records expire in insertion order
+            first = next(iter(attempts.values()))
+            if first.expires_at > now:
+                break
+            attempts.popitem(last=False)
+        attempt = attempts.get(attempt_id)
+        if attempt is None:
+            return None
+        if not attempt.unchanged():
+            del attempts[attempt_id]
+            return None
+        for message in attempt.messages:
+            message.ready_at = now + visibility
+            if self.timers.update(message):
+                self.wake()
+        return attempt.messages
+
+    def record_attempt(
+        self, attempt_id: str, messages: list[MemoryMessage], now: float
+    ) -> None:
+        self.attempts.pop(attempt_id, None)
+        self.attempts[attempt_id] = ReceiveAttempt(now + DEDUPLICATION_WINDOW, messages)
 
     # -- group bookkeeping ------------------------------------------------------
 
@@ -252,3 +307,4 @@ class MemoryFifoQueue(MemoryQueue):
     def _purged(self) -> None:
         self.groups.clear()
         self.ready.clear()
+        self.attempts.clear()

@@ -204,6 +204,17 @@ class MemoryQueue:
         target.accept_dead_letter(message, self.arn, now)
         return True
 
+    def repeat_attempt(
+        self, attempt_id: str, visibility: int, now: float
+    ) -> list[MemoryMessage] | None:
+        """Standard queues ignore ReceiveRequestAttemptId, as SQS does."""
+        return None
+
+    def record_attempt(
+        self, attempt_id: str, messages: list[MemoryMessage], now: float
+    ) -> None:
+        """Standard queues ignore ReceiveRequestAttemptId, as SQS does."""
+
     def _deliver(self, message: MemoryMessage, visibility: int, now: float) -> None:
         if message.state == VISIBLE:
             self.n_visible -= 1

@@ -338,12 +338,14 @@ class MemoryAWS:
         visibility: int | None,
         wait: int | None,
         render: Callable[[MemoryQueue, MemoryMessage, str], T],
+        attempt_id: str | None = None,
     ) -> list[T]:
         """Receive up to `max_messages`, long-polling up to `wait` seconds.
 
         `render` turns each message and its new receipt handle into the
         caller's result while the lock is still held, so a concurrent receive
-        cannot change the message in between.
+        cannot change the message in between.  A repeated FIFO
+        ReceiveRequestAttemptId gets the same messages and handles again.
         """
         with self.lock:
             if self.move_tasks.running:
@@ -356,9 +358,15 @@ class MemoryAWS:
             if wait is None:
                 wait = queue.settings.wait_time_seconds
             deadline = now + wait
+            if attempt_id is not None:
+                repeated = queue.repeat_attempt(attempt_id, visibility, now)
+                if repeated is not None:
+                    return [render(queue, m, queue.receipt_handle(m)) for m in repeated]
             while True:
                 messages = queue.receive(max_messages, visibility, now)
                 if messages:
+                    if attempt_id is not None:
+                        queue.record_attempt(attempt_id, messages, now)
                     if queue.has_ready():
                         queue.wake()  # pass leftovers to the next poller
                     return [render(queue, m, queue.receipt_handle(m)) for m in messages]

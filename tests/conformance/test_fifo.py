@@ -233,3 +233,28 @@ def test_deduplication_scope_message_group(sqs: Backend) -> None:
             break
         received += more
     assert sorted(bodies(received)) == ["a", "b"]
+
+
+@pytest.mark.moto_differs(reason="moto ignores ReceiveRequestAttemptId")
+def test_receive_request_attempt_id_replays_a_receive(sqs: Backend, fifo: str) -> None:
+    fsend(sqs, fifo, "m1", "A")
+    fsend(sqs, fifo, "m2", "B")
+    (first,) = sqs.receive(fifo, ReceiveRequestAttemptId="try-1")
+    (again,) = sqs.receive(fifo, ReceiveRequestAttemptId="try-1")
+    assert again["MessageId"] == first["MessageId"]
+    assert again["ReceiptHandle"] == first["ReceiptHandle"]
+    sqs.client.delete_message(QueueUrl=fifo, ReceiptHandle=first["ReceiptHandle"])
+    # The first attempt's message is gone: the same id now receives afresh.
+    (fresh,) = sqs.receive(fifo, ReceiveRequestAttemptId="try-1")
+    assert fresh["Body"] != first["Body"]
+
+
+def test_receive_request_attempt_id_is_ignored_on_standard(
+    sqs: Backend, queue: str
+) -> None:
+    send(sqs, queue, "a")
+    send(sqs, queue, "b")
+    first = sqs.receive(queue, ReceiveRequestAttemptId="same")
+    second = sqs.receive(queue, ReceiveRequestAttemptId="same")
+    assert len(first) == len(second) == 1
+    assert first[0]["MessageId"] != second[0]["MessageId"]
