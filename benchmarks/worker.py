@@ -72,12 +72,19 @@ def wait_for(condition: Callable[[], bool], timeout: float = 120) -> None:
 
 
 class Deletes:
-    """Counts messages really deleted (successful DeleteMessageBatch entries)."""
+    """Counts messages really deleted (successful DeleteMessageBatch entries),
+    and the calls made, by action."""
 
     def __init__(self, client: Any) -> None:
         self.count = 0
+        self.calls: Counter[str] = Counter()
         self._lock = threading.Lock()
         client.meta.events.register("after-call.sqs.DeleteMessageBatch", self._seen)
+        client.meta.events.register("before-call.sqs.*", self._call)
+
+    def _call(self, model: Any, **_: Any) -> None:
+        with self._lock:
+            self.calls[model.name] += 1
 
     def _seen(self, parsed: dict[str, Any], **_: Any) -> None:
         with self._lock:
@@ -151,7 +158,7 @@ def bench_moto(quick: bool) -> None:
 
 
 def _bench_moto(quick: bool) -> None:
-    total, rounds = (300, 1) if quick else (600, 3)
+    total, rounds = (300, 1) if quick else (400, 6)
     env = SQSEnv(session=boto3.Session(), queue_prefix=f"bench_{uuid.uuid4().hex[:6]}_")
     create_standard_queue(env, "drain", visibility_timeout=60)
     queue = env.queue("drain")
@@ -182,13 +189,20 @@ def _bench_moto(quick: bool) -> None:
             deletes,
             lambda: our_consumer(queue, deletes, total, concurrency=4),
         ),
+        "ours (prefetch=10, ack_delay=0.01)": (
+            deletes,
+            lambda: our_consumer(queue, deletes, total, prefetch=10, ack_delay=0.01),
+        ),
     }
     times: Counter[str] = Counter()
+    receives: Counter[str] = Counter()
     for _ in range(rounds):
         for name, (counter, consume) in consumers.items():
+            before = counter.calls["ReceiveMessage"]
             feeder = Feeder(env, noop, counter, total)
             times[name] += consume()
             feeder.join()
+            receives[name] += counter.calls["ReceiveMessage"] - before
     rate = {name: total * rounds / seconds for name, seconds in times.items()}
     print(
         f"moto server, no-op jobs: {rounds} x {total} jobs per consumer; a feeder "
@@ -196,9 +210,10 @@ def _bench_moto(quick: bool) -> None:
         "(visible + in flight), since stock moto slows with depth"
     )
     for name, value in rate.items():
-        print(f"  {name:<44} {value:8.0f} jobs/s")
+        per_job = receives[name] / (total * rounds)
+        print(f"  {name:<48} {value:6.0f} jobs/s  {per_job:.3f} receives/job")
     best_plain = max(rate["boto3 1 thread"], rate["boto3 4 threads"])
-    best_ours = max(rate["ours (default options)"], rate["ours (concurrency=4)"])
+    best_ours = max(rate[name] for name in rate if name.startswith("ours"))
     line(
         "drain: our worker vs best boto3 consumer",
         best_ours,

@@ -88,6 +88,17 @@ class Acker:
             deletes, changes = self._take_deletes(), self._take_visibility()
         self._send_in_chunks(deletes, changes)
 
+    def flush_soon(self) -> None:
+        """Send what is pending without waiting for more (timed mode: on the
+        flusher thread, so the caller does not wait on the network)."""
+        if self._max_delay is None:
+            self.flush()
+            return
+        with self._lock:
+            if self._deletes or self._visibility:
+                self._oldest = float("-inf")
+                self._wakeup.notify()
+
     def close(self) -> None:
         """Send everything pending and stop the flusher thread (timed mode)."""
         with self._lock:

@@ -58,6 +58,7 @@ class Dispatcher:
         self._room = {id(rt): threading.Condition(self._lock) for rt in runtimes}
         self._idle = threading.Condition(self._lock)
         self._held = dict.fromkeys((id(rt) for rt in runtimes), 0)
+        self._reserved = dict.fromkeys((id(rt) for rt in runtimes), 0)
         self._running = 0
         self._turn = 0
         self._stopping = False
@@ -66,26 +67,47 @@ class Dispatcher:
     # -- receivers ------------------------------------------------------------
 
     def wait_for_room(self, runtime: QueueRuntime) -> int:
-        """Block until a receive is worth making; how many to ask for (0: stop)."""
+        """Block until a receive is worth making; reserve room for it.
+
+        Returns how many messages to ask for (0: stop). The room stays
+        reserved until ``put`` or ``unreserve``, so receivers of the same
+        queue polling at once never take more than the capacity together.
+        """
         key = id(runtime)
         with self._lock:
             room = self._room[key]
-            while not self._stopping and self.capacity - self._held[key] < self._need:
+            while not self._stopping and self._free(key) < self._need:
                 room.wait()
             if self._stopping:
                 return 0
-            return min(RECEIVE_BATCH, self.capacity - self._held[key])
+            asked = min(RECEIVE_BATCH, self._free(key))
+            self._reserved[key] += asked
+            return asked
 
-    def put(self, runtime: QueueRuntime, jobs: list[Job]) -> list[Job]:
-        """Take received jobs; start what may start. Returns jobs refused (stopping)."""
+    def _free(self, key: int) -> int:
+        return self.capacity - self._held[key] - self._reserved[key]
+
+    def unreserve(self, runtime: QueueRuntime, asked: int) -> None:
+        """A receive brought nothing (or failed): give its room back."""
+        key = id(runtime)
         with self._lock:
+            self._reserved[key] -= asked
+            self._room[key].notify()
+
+    def put(self, runtime: QueueRuntime, jobs: list[Job], asked: int) -> list[Job]:
+        """Take received jobs; start what may start. Returns jobs refused (stopping)."""
+        key = id(runtime)
+        with self._lock:
+            self._reserved[key] -= asked
             if self._stopping:
                 return jobs
-            self._held[id(runtime)] += len(jobs)
+            self._held[key] += len(jobs)
             for job in jobs:
                 runtime.jobs.add(job)
                 self._enqueue(runtime, job)
             startable = self._take_startable()
+            if len(jobs) < asked:
+                self._room[key].notify()  # another receiver may use the rest
         if startable:
             self._start(startable)
         return []
@@ -187,11 +209,32 @@ class Dispatcher:
     def _forget(self, runtime: QueueRuntime, job: Job) -> None:
         runtime.jobs.discard(job)
         key = id(runtime)
-        held = self._held[key] = self._held[key] - 1
-        # Wake the receiver only once a receive is worth making: waking it
+        self._held[key] -= 1
+        # Wake a receiver only once a receive is worth making: waking it
         # for every finished job would cost a thread switch per job.
-        if self.capacity - held >= self._need:
+        if self._free(key) >= self._need:
             self._room[key].notify()
+
+    def wait_drained(self, runtime: QueueRuntime, timeout: float) -> bool:
+        """If ``runtime`` holds jobs, wait until it holds none (or ``timeout``).
+
+        True if it had jobs (and so waited); False at once if it had none.
+        """
+        key = id(runtime)
+        with self._lock:
+            if not self._held[key]:
+                return False
+            deadline = self._clock() + timeout
+            while self._held[key] and not self._stopping:
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    break
+                self._room[key].wait(remaining)
+            return True
+
+    def holds(self, runtime: QueueRuntime) -> int:
+        """How many jobs ``runtime`` holds (a snapshot, read without the lock)."""
+        return self._held[id(runtime)]
 
     # -- heartbeat -----------------------------------------------------------
 

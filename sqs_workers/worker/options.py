@@ -63,8 +63,12 @@ class WorkerOptions:
     that size (threads started on demand), async handlers on the worker's
     event loop.
     ``prefetch``: received messages held ready beyond the running ones;
-    None means max(20, concurrency): room for two full receives of 10, so
-    the next receive overlaps the jobs of the previous one.
+    None means max(10 * (receivers + 1), concurrency): room for a full
+    receive of 10 per receiver beyond the ones being run, so the next
+    receive overlaps the jobs of the previous one.
+    ``receivers``: receive calls in flight at once per queue (one thread
+    each); more than 1 helps when the SQS round trip, not the jobs, limits
+    throughput (a remote region, a slow emulator).
     ``wait_seconds``: the long-poll wait of each ReceiveMessage (0-20).
     ``visibility_timeout``: asked for on each receive; None uses the queue's.
     ``ack_delay``: longest a finished job's delete waits to share a batch.
@@ -72,6 +76,7 @@ class WorkerOptions:
 
     concurrency: int = 1
     prefetch: int | None = None
+    receivers: int = 1
     wait_seconds: float = 10
     visibility_timeout: int | None = None
     ack_delay: float = 0.05
@@ -81,6 +86,8 @@ class WorkerOptions:
     def __post_init__(self) -> None:
         if self.concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {self.concurrency}")
+        if self.receivers < 1:
+            raise ValueError(f"receivers must be >= 1, got {self.receivers}")
         if self.prefetch is not None and self.prefetch < 0:
             raise ValueError(f"prefetch must be >= 0, got {self.prefetch}")
         if not 0 <= self.wait_seconds <= 20:
@@ -90,7 +97,9 @@ class WorkerOptions:
 
     @property
     def prefetch_count(self) -> int:
-        return max(20, self.concurrency) if self.prefetch is None else self.prefetch
+        if self.prefetch is not None:
+            return self.prefetch
+        return max(10 * (self.receivers + 1), self.concurrency)
 
     @property
     def heartbeat_enabled(self) -> bool:

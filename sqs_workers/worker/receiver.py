@@ -49,6 +49,7 @@ class Receiver:
         on_empty: Callable[[], None],
         on_fatal: Callable[[BaseException], None],
         stopped: threading.Event,
+        index: int = 0,
     ) -> None:
         self._runtime = runtime
         self._dispatcher = dispatcher
@@ -59,7 +60,9 @@ class Receiver:
         self._on_fatal = on_fatal
         self._stopped = stopped
         self._thread = threading.Thread(
-            target=self._loop, name=f"sqs-receiver-{runtime.name}", daemon=True
+            target=self._loop,
+            name=f"sqs-receiver-{runtime.name}-{index}",
+            daemon=True,
         )
 
     def start(self) -> None:
@@ -78,6 +81,7 @@ class Receiver:
             try:
                 jobs = self._receive(room)
             except Exception as error:
+                self._dispatcher.unreserve(self._runtime, room)
                 if is_fatal(error):
                     self._on_fatal(error)
                     return
@@ -86,13 +90,24 @@ class Receiver:
                 continue
             failures = 0
             if not jobs:
+                self._dispatcher.unreserve(self._runtime, room)
                 self._on_empty()
                 if self._wait == 0:
-                    self._stopped.wait(EMPTY_POLL_PAUSE)
+                    self._pause_while_empty()
                 continue
-            refused = self._dispatcher.put(self._runtime, jobs)
+            refused = self._dispatcher.put(self._runtime, jobs, room)
             if refused:  # the worker began stopping during the long poll
                 self._release(self._runtime, refused)
+
+    def _pause_while_empty(self) -> None:
+        """After an empty receive without long polling: do not spin.
+
+        With jobs still running, poll again as soon as they are done (an
+        empty poll then tells the shutdown policy the worker is idle); with
+        none, pause briefly.
+        """
+        if not self._dispatcher.wait_drained(self._runtime, EMPTY_POLL_PAUSE):
+            self._stopped.wait(EMPTY_POLL_PAUSE)
 
     def _receive(self, room: int) -> list[Job]:
         runtime = self._runtime

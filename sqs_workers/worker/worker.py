@@ -183,8 +183,10 @@ class Worker:
                 self._on_empty,
                 self._on_fatal,
                 self._halt,
+                index,
             )
             for rt in runtimes
+            for index in range(options.receivers)
         ]
         install = may_install(options.shutdown.handle_signals)
         with stop_signals(self._signals, install):
@@ -441,9 +443,14 @@ class Worker:
 
     def _finish(self, job: Job, success: bool) -> None:
         self._feed_policy()
+        runtime = job.runtime
         released = self._dispatcher.done(job, success)
         if released:
-            self._release(job.runtime, released)
+            self._release(runtime, released)
+        if not self._dispatcher.holds(runtime):
+            # Nothing else in hand could fill the batch soon: waiting out
+            # ack_delay would only delay the deletes.
+            runtime.acker.flush_soon()
         # No wake-up of the run() thread per job: _feed_policy above wakes
         # it when the policy says stop, and a thread woken thousands of
         # times a second would compete with the jobs for the GIL.
