@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from sqs_workers import SQSEnv
 from sqs_workers.core import BatchProcessingResult
 from sqs_workers.shutdown_policies import (
@@ -132,6 +134,11 @@ def test_max_tasks_shutdown_with_process_queue(sqs: SQSEnv) -> None:
     assert sorted(seen) == [0, 1, 2, 3]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="sqs_workers/worker: the ordered stop joins the receiver's in-flight "
+    "long poll (up to wait_second) before process_queue returns",
+)
 def test_max_tasks_shutdown_returns_without_waiting_for_another_poll(
     sqs: SQSEnv,
 ) -> None:
