@@ -542,3 +542,19 @@ def test_queue_url_from_get_queue_url_with_owner(sqs: Backend, queue: str) -> No
     account = queue.rsplit("/", 2)[1]
     response = sqs.client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)
     assert response["QueueUrl"] == queue
+
+
+def test_long_poll_real_clock_wakes_when_visibility_ends() -> None:
+    """A poller blocked on an empty queue wakes when an in-flight message's
+    visibility timeout ends, not at the end of its wait."""
+    from sqs_workers.memory_sqs import MemorySession
+
+    client = MemorySession().client("sqs")
+    url = client.create_queue(QueueName="visibility")["QueueUrl"]
+    client.send_message(QueueUrl=url, MessageBody="x")
+    client.receive_message(QueueUrl=url, VisibilityTimeout=1)
+    started = time.monotonic()
+    response = client.receive_message(QueueUrl=url, WaitTimeSeconds=10)
+    elapsed = time.monotonic() - started
+    assert [m["Body"] for m in response["Messages"]] == ["x"]
+    assert 0.5 < elapsed < 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -346,3 +347,25 @@ def test_queues_are_regional(memory_only: Backend) -> None:
         ]["QueueArn"]
         == f"arn:aws:sqs:eu-west-1:000000000000:{name}"
     )
+
+
+@pytest.mark.moto_differs(reason="moto does not range-check MaxResults")
+@pytest.mark.parametrize("max_results", [0, 1001])
+def test_list_queues_max_results_range(sqs: Backend, max_results: int) -> None:
+    error = error_of(lambda: sqs.client.list_queues(MaxResults=max_results))
+    assert_error(error, "InvalidParameterValue")
+
+
+def test_permissions_edit_the_policy(sqs: Backend, queue: str) -> None:
+    sqs.client.add_permission(
+        QueueUrl=queue,
+        Label="let-them-send",
+        AWSAccountIds=["111122223333"],
+        Actions=["SendMessage"],
+    )
+    policy = json.loads(sqs.attributes(queue, "Policy")["Policy"])
+    assert [s["Sid"] for s in policy["Statement"]] == ["let-them-send"]
+    sqs.client.remove_permission(QueueUrl=queue, Label="let-them-send")
+    assert "Policy" not in sqs.attributes(queue) or not json.loads(
+        sqs.attributes(queue)["Policy"]
+    ).get("Statement")
