@@ -83,7 +83,6 @@ class MemoryQueue:
         self.n_inflight = 0
         self.last_purge: float | None = None
         self.deleted = False
-        self._handle_prefix = f"{uid}:"
 
     # -- time -------------------------------------------------------------
 
