@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, Optional
 
 import botocore.session
+from botocore.config import Config
 from botocore.hooks import HierarchicalEmitter
 from botocore.paginate import Paginator
 
@@ -76,7 +77,9 @@ class ClientMeta:
     def __init__(self, region_name: str, endpoint_url: str, config: Any) -> None:
         self.region_name = region_name
         self.endpoint_url = endpoint_url
-        self.config = config
+        # Real clients always carry a Config; callers read e.g. its retries.
+        base = Config(region_name=region_name)
+        self.config = base.merge(config) if isinstance(config, Config) else base
         self.events = ClientEvents()
         self.service_model = service_model()
         self.partition = "aws"
