@@ -53,7 +53,7 @@ class Acker:
     def delete(self, message: Message) -> None:
         """Acknowledge a finished job: its message will be deleted."""
         if self._max_delay is not None:
-            self._add_timed(self._deletes, message)
+            self._add_timed(False, message)
             return
         with self._lock:
             self._deletes.append(message)
@@ -66,7 +66,7 @@ class Acker:
     def change_visibility(self, message: Message, timeout: float) -> None:
         """Hide a message for ``timeout`` seconds (0: visible again at once)."""
         if self._max_delay is not None:
-            self._add_timed(self._visibility, (message, int(timeout)))
+            self._add_timed(True, (message, int(timeout)))
             return
         with self._lock:
             self._visibility.append((message, int(timeout)))
@@ -111,10 +111,12 @@ class Acker:
 
     # -- timed mode ---------------------------------------------------------
 
-    def _add_timed(self, entries: list[Any], entry: Any) -> None:
+    def _add_timed(self, visibility: bool, entry: Any) -> None:
         with self._lock:
             if not self._deletes and not self._visibility:
                 self._oldest = time.monotonic()
+            # Pick the list under the lock: the flusher swaps in new ones.
+            entries: list[Any] = self._visibility if visibility else self._deletes
             entries.append(entry)
             if self._flusher is None and not self._closed:
                 self._start_flusher()

@@ -110,3 +110,28 @@ def test_timed_acker_close_sends_what_is_pending() -> None:
     acker.close()
     assert sorted(size for _, size, _ in client.batches) == [3, 10]
     assert acker.pending() == 0
+
+
+def test_timed_acker_loses_nothing_under_concurrent_adds() -> None:
+    # The flusher swaps the pending lists while threads add to them: every
+    # entry must still be sent, exactly once.
+    sent: list[str] = []
+
+    class Recording(FakeClient):
+        def delete_message_batch(self, QueueUrl: str, Entries: list[Any]) -> Any:
+            sent.extend(e["ReceiptHandle"] for e in Entries)
+            return super().delete_message_batch(QueueUrl, Entries)
+
+    acker = Acker(Recording(), "url", "q", max_delay=0.001)
+
+    def add(start: int) -> None:
+        for n in range(start, start + 2000):
+            acker.delete(FakeMessage(n))  # type: ignore[arg-type]
+
+    threads = [threading.Thread(target=add, args=(i * 2000,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    acker.close()
+    assert sorted(sent) == sorted(f"r{n}" for n in range(8000))
