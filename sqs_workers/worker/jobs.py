@@ -44,6 +44,9 @@ class QueueRuntime:
         # its deque holds the group's later jobs, in order.
         self.groups: dict[str, deque[Job]] = {}
         self.jobs: set[Job] = set()  # everything held: ready, parked, running
+        # The last receive brought fewer messages than asked: the queue
+        # looks drained for now (set by the receivers, read by the worker).
+        self.looks_drained = False
 
     def __repr__(self) -> str:
         return f"QueueRuntime({self.name!r})"

@@ -447,9 +447,10 @@ class Worker:
         released = self._dispatcher.done(job, success)
         if released:
             self._release(runtime, released)
-        if not self._dispatcher.holds(runtime):
-            # Nothing else in hand could fill the batch soon: waiting out
-            # ack_delay would only delay the deletes.
+        if runtime.looks_drained and not self._dispatcher.holds(runtime):
+            # Nothing in hand and the queue looked drained: no job will fill
+            # the batch soon, and waiting out ack_delay would only delay
+            # the deletes. (Under load the batch fills up instead.)
             runtime.acker.flush_soon()
         # No wake-up of the run() thread per job: _feed_policy above wakes
         # it when the policy says stop, and a thread woken thousands of
