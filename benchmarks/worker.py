@@ -84,6 +84,7 @@ class Deletes:
         self.count = 0
         self.calls: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self.changed = threading.Condition(self._lock)
         client.meta.events.register("after-call.sqs.DeleteMessageBatch", self._seen)
         client.meta.events.register("before-call.sqs.*", self._call)
 
@@ -94,6 +95,13 @@ class Deletes:
     def _seen(self, parsed: dict[str, Any], **_: Any) -> None:
         with self._lock:
             self.count += len(parsed.get("Successful", ()))
+            self.changed.notify_all()
+
+    def wait_above(self, count: int, timeout: float = 1.0) -> None:
+        """Block until more than ``count`` messages were deleted (or timeout)."""
+        with self._lock:
+            if self.count <= count:
+                self.changed.wait(timeout)
 
 
 def plain_consumer(client: Any, url: str, total: int, threads: int) -> float:
@@ -251,8 +259,9 @@ class Feeder:
     def _feed(self) -> None:
         sent = 0
         while sent < self._total:
-            if sent - (self._deletes.count - self._base) > WINDOW - 10:
-                time.sleep(0.0005)
+            stored = sent - (self._deletes.count - self._base)
+            if stored > WINDOW - 10:  # wait for deletes, without polling
+                self._deletes.wait_above(self._base + sent - (WINDOW - 10))
                 continue
             with self._task.batch():
                 for n in range(10):
