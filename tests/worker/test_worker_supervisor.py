@@ -101,3 +101,35 @@ def test_stop_is_forwarded_to_children(sqs: Any, tmp_path: Path) -> None:
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_env_process_queues_takes_supervisor_and_worker_options(
+    sqs: Any, tmp_path: Path
+) -> None:
+    create_standard_queue(sqs, "e", visibility_timeout=30)
+    queue = sqs.queue("e")
+    log = tmp_path / "done"
+
+    @queue.processor("job")
+    def job(n: int) -> None:
+        with log.open("a") as f:
+            f.write(f"{n}\n")
+
+    for n in range(4):
+        job.delay(n=n)
+    finished = threading.Event()
+
+    def run() -> None:
+        sqs.process_queues(
+            ["e"],
+            lambda: IdleShutdown(1),
+            processes=2,
+            wait_seconds=1,
+            concurrency=2,
+            handle_signals=False,
+        )
+        finished.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    assert finished.wait(40), "process_queues did not return"
+    assert sorted(set(int(n) for n in lines(log))) == [0, 1, 2, 3]
