@@ -193,7 +193,10 @@ class GenericQueue:
         """Process this queue until the shutdown policy (or a signal) says stop.
 
         ``wait_second`` (sic, the original keyword) is the long-poll wait.
-        See ``sqs_workers.worker`` for ``worker_options``.
+        Keyword-only ``worker_options`` (``sqs_workers.worker.WorkerOptions``)
+        turn on the rest, e.g. ``process_queue(concurrency=16)`` (threads,
+        or the worker's event loop for ``async def`` handlers),
+        ``heartbeat=True``, ``grace_period=60``; see docs/worker.md.
         """
         from sqs_workers.worker import run_queue_worker
 

@@ -159,7 +159,10 @@ class SQSEnv:
         """Process several queues, one worker process per queue (all known by default).
 
         ``shutdown_policy_maker`` makes a fresh policy for each process, e.g.
-        ``lambda: IdleShutdown(10)``. See ``sqs_workers.worker`` for the options.
+        ``lambda: IdleShutdown(10)``. Keyword-only options
+        (``sqs_workers.worker.SupervisorOptions``): ``processes=4`` per queue,
+        ``max_jobs_per_process=1000`` (recycling), ``restart_crashed``; worker
+        options such as ``concurrency=8`` apply to each process.
         """
         from sqs_workers.worker import run_queue_processes
 
