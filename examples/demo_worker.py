@@ -25,9 +25,8 @@ def make_session(backend: str) -> tuple[Any, Any]:
     if backend == "memory":
         return MemorySession(), lambda: None
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from moto_server import start_moto_server
-
     import boto3
+    from moto_server import start_moto_server
 
     server = start_moto_server()
     session = boto3.Session(
@@ -72,7 +71,9 @@ def run_demo(session: Any, jobs: int, backend: str) -> None:
 
     print(f"backend: {backend}")
     print(f"enqueued {jobs} jobs in {enqueued - started:.2f}s")
-    print(f"processed {len(sent)} jobs in {finished - enqueued:.2f}s (incl. 1s idle wait)")
+    print(
+        f"processed {len(sent)} jobs in {finished - enqueued:.2f}s (incl. 1s idle wait)"
+    )
     if len(sent) != jobs:
         raise SystemExit(f"expected {jobs} processed jobs, got {len(sent)}")
 

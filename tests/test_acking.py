@@ -52,6 +52,4 @@ def test_visibility_zero_makes_messages_receivable_again(sqs: SQSEnv) -> None:
     acker.flush()
     assert calls == {"ChangeMessageVisibilityBatch": 2}
     again = queue.get_raw_messages(wait_seconds=0, max_messages=12)
-    assert sorted(m.message_id for m in again) == sorted(
-        m.message_id for m in messages
-    )
+    assert sorted(m.message_id for m in again) == sorted(m.message_id for m in messages)

@@ -51,7 +51,7 @@ def test_batch_is_cut_before_the_request_size_limit(sqs: SQSEnv) -> None:
     with queue.add_batch():
         for i in range(3):
             queue.add_job("job", _content_type="json", n=i, data="x" * 400_000)
-    # 3 × 400 kB do not fit in one 1 MiB request: two requests, none rejected.
+    # 3 x 400 kB do not fit in one 1 MiB request: two requests, none rejected.
     assert calls["SendMessageBatch"] == 2
     received = queue.get_raw_messages(wait_seconds=0, max_messages=10)
     assert len(received) == 3
