@@ -141,6 +141,16 @@ class Worker:
             return self.finished.is_set()
         return self.finished.wait(wait)
 
+    def running_jobs(self) -> int:
+        """Jobs running right now (0 before ``run()`` started)."""
+        dispatcher = getattr(self, "_dispatcher", None)
+        return dispatcher.running() if dispatcher is not None else 0
+
+    def holds_nothing(self) -> bool:
+        """No job held (running or prefetched); True before ``run()`` started."""
+        dispatcher = getattr(self, "_dispatcher", None)
+        return dispatcher.holds_nothing() if dispatcher is not None else True
+
     # -- setting up ------------------------------------------------------------
 
     def _run(self) -> None:

@@ -67,8 +67,8 @@ def test_async_jobs_run_together_on_one_loop_thread(sqs: Any) -> None:
             gather.delay(n=n)
     with running_worker(queue, concurrency=count) as worker:
         wait_until(lambda: len(set(started)) >= count, what="all started")
-        wait_until(lambda: worker._dispatcher.running() == 0, what="all finished")
-        wait_until(lambda: worker._dispatcher.holds_nothing(), what="all acked")
+        wait_until(lambda: worker.running_jobs() == 0, what="all finished")
+        wait_until(lambda: worker.holds_nothing(), what="all acked")
     assert len(threads) == 1 and threading.get_ident() not in threads
     assert worker._threads.thread_count == 0  # no thread pool for async jobs
 

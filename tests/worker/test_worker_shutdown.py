@@ -153,7 +153,9 @@ def test_idle_shutdown_is_not_fooled_by_running_jobs(sqs: Any) -> None:
     runner = WorkerThread(
         Worker(queue, IdleShutdown(0.5), wait_seconds=0, concurrency=4)
     ).start()
-    time.sleep(1.0)
+    wait_until(lambda: runner.worker.running_jobs() == 4, what="4 running")
+    time.sleep(0.8)  # longer than idle_seconds, shorter than the jobs
+    assert not runner.worker.finished.is_set()
     for n in range(4, 8):
         job.delay(n=n)
     runner.join()
@@ -174,7 +176,7 @@ CHILD = textwrap.dedent(
     def slow(n):
         with lock:
             print("started", flush=True)
-        time.sleep(2)
+        time.sleep(float(sys.argv[1]))
         finished.append(n)
 
     for n in range(2):
@@ -185,9 +187,9 @@ CHILD = textwrap.dedent(
 )
 
 
-def run_child_and_signal(signals: int) -> tuple[str, float]:
+def run_child_and_signal(signals: int, job_seconds: float) -> tuple[str, float]:
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD],
+        [sys.executable, "-c", CHILD, str(job_seconds)],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE,
@@ -210,11 +212,11 @@ def run_child_and_signal(signals: int) -> tuple[str, float]:
 
 
 def test_sigterm_stops_warm() -> None:
-    out, _ = run_child_and_signal(1)
+    out, _ = run_child_and_signal(1, job_seconds=1)
     assert "finished 2" in out  # both running jobs completed
 
 
 def test_second_signal_stops_cold() -> None:
-    out, elapsed = run_child_and_signal(2)
+    out, elapsed = run_child_and_signal(2, job_seconds=8)
     assert "finished 0" in out
-    assert elapsed < 1.8  # did not wait for the 2 s jobs
+    assert elapsed < 6  # did not wait for the 8 s jobs
