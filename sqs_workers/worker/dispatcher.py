@@ -26,7 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from sqs_workers.worker.jobs import Job, QueueRuntime
+from sqs_workers.worker.jobs import ASYNC, Job, QueueRuntime
 
 logger = logging.getLogger(__name__)
 
@@ -124,8 +124,15 @@ class Dispatcher:
 
     # -- runners --------------------------------------------------------------
 
-    def done(self, job: Job, success: bool) -> list[Job]:
-        """A job finished: free its slot, start the next. Returns jobs to release."""
+    def done(
+        self, job: Job, success: bool, take_next: bool = False
+    ) -> tuple[list[Job], Job | None]:
+        """A job finished: free its slot, start the next.
+
+        Returns the jobs to release and, with ``take_next``, a sync job for
+        the calling worker thread to run itself (saving a hand-over through
+        the pool's queue, which costs a thread switch per job).
+        """
         runtime = job.runtime
         with self._lock:
             self._running -= 1
@@ -134,9 +141,12 @@ class Dispatcher:
             startable = self._take_startable()
             if self._running == 0:
                 self._idle.notify_all()
+        following = None
+        if take_next and startable and startable[0].kind != ASYNC:
+            following = startable.pop(0)
         if startable:
             self._start(startable)
-        return released
+        return released, following
 
     def _next_of_group(
         self, runtime: QueueRuntime, job: Job, success: bool

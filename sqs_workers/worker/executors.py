@@ -22,9 +22,13 @@ _STOP = None
 
 
 class ThreadRunners:
-    """Up to ``size`` threads, each running ``run(job)`` for one job at a time."""
+    """Up to ``size`` threads, each running ``run(job)`` for one job at a time.
 
-    def __init__(self, size: int, run: Callable[[Job], None], name: str) -> None:
+    ``run`` may return the next job to run on the same thread (the
+    dispatcher's continuation), which then needs no hand-over.
+    """
+
+    def __init__(self, size: int, run: Callable[[Job], Job | None], name: str) -> None:
         self._size = size
         self._run = run
         self._name = name
@@ -55,10 +59,12 @@ class ThreadRunners:
             job = get()
             if job is None:
                 return
-            try:
-                run(job)
-            except BaseException:  # never lose the thread (or the slot count)
-                logger.exception("Worker thread failed running %s", job)
+            while job is not None:  # run() may hand back the next job
+                try:
+                    job = run(job)
+                except BaseException:  # never lose the thread (or the slot count)
+                    logger.exception("Worker thread failed running %s", job)
+                    job = None
             with lock:
                 self._busy -= 1
 

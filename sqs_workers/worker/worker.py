@@ -386,8 +386,8 @@ class Worker:
         if awaited:
             self._loop.submit(awaited)
 
-    def _run_sync(self, job: Job) -> None:
-        """A worker thread runs one job: handler, outcome, ack."""
+    def _run_sync(self, job: Job) -> Job | None:
+        """A worker thread runs one job: handler, outcome, ack; maybe the next."""
         success = False
         try:  # whatever happens, the job's slot is given back
             if job.kind == BATCH:
@@ -400,7 +400,8 @@ class Worker:
                     outcome = False
                 success = self._record(job.runtime, job.message, outcome)
         finally:
-            self._finish(job, success)
+            following = self._finish(job, success, take_next=True)
+        return following
 
     def _process_list(self, job: Job) -> bool:
         runtime = job.runtime
@@ -451,10 +452,10 @@ class Worker:
             return outcome.success
         return bool(outcome)
 
-    def _finish(self, job: Job, success: bool) -> None:
+    def _finish(self, job: Job, success: bool, take_next: bool = False) -> Job | None:
         self._feed_policy()
         runtime = job.runtime
-        released = self._dispatcher.done(job, success)
+        released, following = self._dispatcher.done(job, success, take_next)
         if released:
             self._release(runtime, released)
         if runtime.looks_drained and not self._dispatcher.holds(runtime):
@@ -465,3 +466,4 @@ class Worker:
         # No wake-up of the run() thread per job: _feed_policy above wakes
         # it when the policy says stop, and a thread woken thousands of
         # times a second would compete with the jobs for the GIL.
+        return following
