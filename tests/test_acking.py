@@ -4,18 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqs_testing import CallCounter
+
 from sqs_workers import SQSEnv, create_standard_queue
 from sqs_workers.acking import Acker
-
-
-def count_calls(client: Any) -> dict[str, int]:
-    calls: dict[str, int] = {}
-
-    def on_call(model: Any, **_: Any) -> None:
-        calls[model.name] = calls.get(model.name, 0) + 1
-
-    client.meta.events.register("before-call.sqs.*", on_call)
-    return calls
 
 
 def fill(sqs: SQSEnv, name: str, count: int) -> Any:
@@ -31,7 +23,7 @@ def test_deletes_are_sent_in_batches_of_ten(sqs: SQSEnv) -> None:
     queue = fill(sqs, "acks", 25)
     messages = queue.get_raw_messages(wait_seconds=0, max_messages=25)
     assert len(messages) == 25
-    calls = count_calls(sqs.sqs_client)
+    calls = CallCounter(sqs.sqs_client).calls
     acker = Acker(sqs.sqs_client, queue.get_queue_url(), queue.name)
     for message in messages:
         acker.delete(message)
@@ -45,7 +37,7 @@ def test_visibility_zero_makes_messages_receivable_again(sqs: SQSEnv) -> None:
     queue = fill(sqs, "vis", 12)
     messages = queue.get_raw_messages(wait_seconds=0, max_messages=12)
     assert queue.get_raw_messages(wait_seconds=0) == []
-    calls = count_calls(sqs.sqs_client)
+    calls = CallCounter(sqs.sqs_client).calls
     acker = Acker(sqs.sqs_client, queue.get_queue_url(), queue.name)
     for message in messages:
         acker.change_visibility(message, 0)

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from sqs_testing import CallCounter
 
 from sqs_workers import SQSEnv, create_standard_queue
 from sqs_workers.exceptions import MessageTooLarge
 from sqs_workers.sending import MAX_MESSAGE_LENGTH, encode_job, entry_size
-
-
-def count_calls(client: Any) -> dict[str, int]:
-    """Count SQS API calls by operation name, through botocore's event hooks."""
-    calls: dict[str, int] = {}
-
-    def on_call(model: Any, **_: Any) -> None:
-        calls[model.name] = calls.get(model.name, 0) + 1
-
-    client.meta.events.register("before-call.sqs.*", on_call)
-    return calls
 
 
 def test_entry_size_counts_body_and_attributes_in_utf8_bytes() -> None:
@@ -36,7 +24,7 @@ def test_entry_size_counts_body_and_attributes_in_utf8_bytes() -> None:
 def test_oversize_job_is_refused_before_sending(sqs: SQSEnv) -> None:
     create_standard_queue(sqs, "big")
     queue = sqs.queue("big")
-    calls = count_calls(sqs.sqs_client)
+    calls = CallCounter(sqs.sqs_client).calls
     with pytest.raises(MessageTooLarge) as caught:
         queue.add_job("job", _content_type="json", data="x" * MAX_MESSAGE_LENGTH)
     assert caught.value.response["Error"]["Code"] == "MessageTooLong"
@@ -47,7 +35,7 @@ def test_oversize_job_is_refused_before_sending(sqs: SQSEnv) -> None:
 def test_batch_is_cut_before_the_request_size_limit(sqs: SQSEnv) -> None:
     create_standard_queue(sqs, "cut")
     queue = sqs.queue("cut")
-    calls = count_calls(sqs.sqs_client)
+    calls = CallCounter(sqs.sqs_client).calls
     with queue.add_batch():
         for i in range(3):
             queue.add_job("job", _content_type="json", n=i, data="x" * 400_000)
@@ -60,7 +48,7 @@ def test_batch_is_cut_before_the_request_size_limit(sqs: SQSEnv) -> None:
 def test_batch_sends_ten_entries_per_call(sqs: SQSEnv) -> None:
     create_standard_queue(sqs, "ten")
     queue = sqs.queue("ten")
-    calls = count_calls(sqs.sqs_client)
+    calls = CallCounter(sqs.sqs_client).calls
     with queue.add_batch():
         for i in range(25):
             queue.add_job("job", n=i)

@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
+
+from sqs_testing import wait_until
 
 from sqs_workers import JobQueue, create_fifo_queue, create_standard_queue
 
 DEADLINE = 15.0
-
-
-def wait_until(
-    predicate: Callable[[], Any], timeout: float = DEADLINE, what: str = ""
-) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s: {what}")
-        time.sleep(0.05)
 
 
 def make_queue(sqs: Any, name: str, queue_maker: Any = JobQueue, **kw: Any) -> Any:
