@@ -100,7 +100,10 @@ class Acker:
                 self._wakeup.notify()
 
     def close(self) -> None:
-        """Send everything pending and stop the flusher thread (timed mode)."""
+        """Send everything pending and stop the flusher thread (timed mode).
+
+        Entries added after this are sent at once by the thread adding them.
+        """
         with self._lock:
             self._closed = True
             self._wakeup.notify_all()
@@ -118,12 +121,18 @@ class Acker:
             # Pick the list under the lock: the flusher swaps in new ones.
             entries: list[Any] = self._visibility if visibility else self._deletes
             entries.append(entry)
-            if self._flusher is None and not self._closed:
-                self._start_flusher()
-            # Wake the flusher for a first entry (to arm its timer) and for a
-            # full batch; in between it is asleep on its deadline anyway.
-            if len(entries) == 1 or len(entries) == SQS_BATCH_LIMIT:
-                self._wakeup.notify()
+            closed = self._closed
+            if not closed:
+                if self._flusher is None:
+                    self._start_flusher()
+                # Wake the flusher for a first entry (to arm its timer) and
+                # for a full batch; in between it sleeps on its deadline.
+                if len(entries) == 1 or len(entries) == SQS_BATCH_LIMIT:
+                    self._wakeup.notify()
+        if closed:
+            # After close() no flusher runs: send it now, from this thread
+            # (e.g. a receiver releasing what its last long poll brought).
+            self.flush()
 
     def _start_flusher(self) -> None:
         self._flusher = threading.Thread(

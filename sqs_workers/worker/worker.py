@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 # How often the run() thread looks at signals and time-based policies when
 # nothing else wakes it.
 TICK = 0.2
+# How long the ordered stop waits for a receiver still inside a long poll.
+RECEIVER_JOIN = 0.5
 DEFAULT_VISIBILITY_TIMEOUT = 30
 
 
@@ -322,9 +324,14 @@ class Worker:
                 "after their visibility timeout",
                 dispatcher.running(),
             )
-        # 4. Receivers are done once their current long poll returns.
+        # 4. A receiver inside a long poll cannot be interrupted; waiting
+        #    for it could hold the return for up to wait_seconds (20 s), so
+        #    it gets a moment only. If it is still polling, it finishes on
+        #    its own: what the poll brings is refused and released at once
+        #    (the acker sends directly once closed). Should the process exit
+        #    first, those messages reappear after their visibility timeout.
         for receiver in self._receivers:
-            receiver.join(0.5 if cold else self.options.wait_seconds + 5)
+            receiver.join(RECEIVER_JOIN)
         # 5. Only now the heartbeat may stop: it protected the running jobs.
         if self._heartbeat is not None:
             self._heartbeat.stop()

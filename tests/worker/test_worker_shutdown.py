@@ -17,7 +17,7 @@ from sqs_workers import create_standard_queue
 from sqs_workers.shutdown_policies import IdleShutdown, MaxTasksShutdown
 from sqs_workers.worker import Worker
 
-from .helpers import WorkerThread, queue_counts, wait_until
+from .helpers import CallCounter, WorkerThread, queue_counts, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -220,3 +220,30 @@ def test_second_signal_stops_cold() -> None:
     out, elapsed = run_child_and_signal(2, job_seconds=8)
     assert "finished 0" in out
     assert elapsed < 6  # did not wait for the 8 s jobs
+
+
+def test_stop_does_not_wait_out_a_long_poll(sqs: Any) -> None:
+    queue = make_queue(sqs)
+    ran: list[int] = []
+
+    @queue.processor("job")
+    def job(n: int) -> None:
+        ran.append(n)
+
+    job.delay(n=0)
+    runner = WorkerThread(Worker(queue, MaxTasksShutdown(1), wait_seconds=20))
+    begin = time.monotonic()
+    runner.start().join(timeout=15)
+    assert time.monotonic() - begin < 10  # not another 20 s long poll
+    assert ran == [0]
+    # The receiver still polling in the background releases what it gets at
+    # once: a message sent now is visible again long before its 30 s.
+    counter = CallCounter(queue.client)
+    job.delay(n=1)
+    wait_until(
+        lambda: counter.calls["ChangeMessageVisibilityBatch"],
+        timeout=25,
+        what="the late poll's release",
+    )
+    wait_until(lambda: queue_counts(queue) == (1, 0), what="visible again")
+    assert ran == [0]
