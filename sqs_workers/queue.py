@@ -8,7 +8,9 @@ acking it. The worker loop that runs them lives in ``sqs_workers.worker``.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import inspect
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -333,6 +335,10 @@ class RawQueue(GenericQueue):
             return False
         try:
             result = self.processor(what)
+            if inspect.isawaitable(result):
+                # An ``async def`` raw processor outside the worker's event
+                # loop: run it to completion, or its job would be acked unrun.
+                result = asyncio.run(_await(result))
         except Exception as error:
             return outcome_of_error(error, self.name, "raw", what)
         return result if isinstance(result, ProcessingResult) else True
@@ -476,6 +482,10 @@ class JobQueue(GenericQueue):
             job_name,
         )
         return False
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
 
 
 def _succeeded(outcome: Outcome) -> bool:

@@ -241,3 +241,18 @@ def test_dead_letter_queue_push_back_is_delayed_on_standard_queues(
     assert foo.get_raw_messages(0) == []  # held back for about a second
     (message,) = receive_n(foo, 1)
     assert message.body == "again"
+
+
+def test_async_raw_processor_runs_before_its_message_is_deleted(sqs: SQSEnv) -> None:
+    # An ``async def`` raw processor must be awaited by process_batch, not
+    # reported as a success while its coroutine never ran.
+    queue = make_queue(sqs, "araw", RawQueue)
+    seen: list[str] = []
+
+    @queue.raw_processor()
+    async def handle(message: Any) -> None:
+        seen.append(message.body)
+
+    queue.add_raw_job("hello")
+    process_until(queue, lambda: queued_count(queue) == 0)
+    assert seen == ["hello"]

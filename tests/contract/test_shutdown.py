@@ -134,11 +134,6 @@ def test_max_tasks_shutdown_with_process_queue(sqs: SQSEnv) -> None:
     assert sorted(seen) == [0, 1, 2, 3]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sqs_workers/worker: the ordered stop joins the receiver's in-flight "
-    "long poll (up to wait_second) before process_queue returns",
-)
 def test_max_tasks_shutdown_returns_without_waiting_for_another_poll(
     sqs: SQSEnv,
 ) -> None:
