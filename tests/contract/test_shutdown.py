@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from sqs_workers import SQSEnv
 from sqs_workers.core import BatchProcessingResult
 from sqs_workers.shutdown_policies import (
