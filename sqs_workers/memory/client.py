@@ -33,6 +33,7 @@ from .params import validate
 from .queue import MemoryQueue
 from .store import MemoryAWS, queue_does_not_exist
 from .validation import (
+    attributes_key,
     build_content,
     check_batch,
     check_batch_size,
@@ -364,13 +365,15 @@ class MemorySQSClient:
         self, QueueUrl: str, Entries: list[dict[str, Any]]
     ) -> Response:
         check_batch(Entries, "SendMessageBatchRequestEntry")
-        check_batch_size(Entries)
+        # Worked out once for the batch size and each entry's content.
+        keys = [attributes_key(e.get("MessageAttributes")) for e in Entries]
+        check_batch_size(Entries, keys)
         successful: list[Response] = []
         failed: list[Response] = []
         valid: list[tuple[dict[str, Any], Any]] = []
-        for entry in Entries:
+        for entry, key in zip(Entries, keys):  # noqa: B905 - py3.9
             try:
-                valid.append((entry, build_content(entry)))
+                valid.append((entry, build_content(entry, key)))
             except SQSError as error:
                 failed.append(_failure(entry["Id"], error))
         results = self._aws.send(

@@ -52,12 +52,19 @@ class MessageContent:
         size: int,
         attributes: MessageAttributes | None = None,
         system_attributes: MessageAttributes | None = None,
+        *,
+        md5_body: str | None = None,
+        md5_attributes: str | None = None,
     ) -> None:
+        # The MD5s may be given by a caller that has them already (the body's
+        # bytes, cached attributes); they are computed here otherwise.
         self.body = body
         self.size = size
-        self.md5_body = md5_of_body(body)
+        self.md5_body = md5_body if md5_body is not None else md5_of_body(body)
         self.attributes = attributes or None
-        self.md5_attributes = md5_of_attributes(attributes) if attributes else None
+        if md5_attributes is None and attributes:
+            md5_attributes = md5_of_attributes(attributes)
+        self.md5_attributes = md5_attributes if attributes else None
         self.system_attributes = system_attributes or None
         self.md5_system_attributes = (
             md5_of_attributes(system_attributes) if system_attributes else None
@@ -149,7 +156,11 @@ class MemoryMessage:
 
 
 def md5_of_body(body: str) -> str:
-    return hashlib.md5(body.encode("utf-8")).hexdigest()
+    return md5_of_bytes(body.encode("utf-8"))
+
+
+def md5_of_bytes(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
 
 
 def _length_prefixed(value: bytes) -> bytes:

@@ -19,7 +19,12 @@ from .errors import (
     TOO_MANY_ENTRIES,
     SQSError,
 )
-from .message import MessageAttributes, MessageContent
+from .message import (
+    MessageAttributes,
+    MessageContent,
+    md5_of_attributes,
+    md5_of_bytes,
+)
 
 if TYPE_CHECKING:
     from .queue import MemoryQueue
@@ -145,14 +150,27 @@ def _check_attribute_value(
     return len(value.encode("utf-8"))
 
 
-def build_content(entry: dict[str, Any]) -> MessageContent:
-    """Validate one message's content (body, attributes) and checksum it."""
+def build_content(
+    entry: dict[str, Any], key: AttributesKey | None = None
+) -> MessageContent:
+    """Validate one message's content (body, attributes) and checksum it.
+
+    ``key`` is ``attributes_key`` of the entry's attributes when the caller
+    has it already (None: worked out here).
+    """
     body = entry.get("MessageBody", "")
     check_body(body)
-    size = len(body.encode("utf-8"))
-    attributes = _own_copy(entry.get("MessageAttributes"))
+    encoded = body.encode("utf-8")
+    size = len(encoded)
+    attributes = entry.get("MessageAttributes")
+    md5_attributes = None
     if attributes:
-        size += check_attributes(attributes)
+        attributes, attributes_size, md5_attributes = checked_attributes(
+            attributes, key
+        )
+        size += attributes_size
+    else:
+        attributes = None
     system = _own_copy(entry.get("MessageSystemAttributes"))
     if system:
         check_attributes(system, system=True)
@@ -164,7 +182,78 @@ def build_content(entry: dict[str, Any]) -> MessageContent:
         )
     if size > MAX_MESSAGE_SIZE:
         raise message_too_long(MAX_MESSAGE_SIZE)
-    return MessageContent(body, size, attributes, system)
+    return MessageContent(
+        body,
+        size,
+        attributes,
+        system,
+        md5_body=md5_of_bytes(encoded),
+        md5_attributes=md5_attributes,
+    )
+
+
+# -- message attributes, checked once per distinct content ----------------------
+#
+# Job messages carry the same few attributes over and over (ContentType,
+# JobContext - usually the empty context -, JobName): checking, copying and
+# hashing them was a third of a send.  The result for string-only attributes
+# is cached by their content; everything else takes the full path each time.
+
+# (name, DataType, StringValue, name, DataType, StringValue, ...) in the
+# caller's order, which is also the order they are returned in.
+AttributesKey = tuple[str, ...]
+# (the stored attributes, the bytes they count for, their MD5)
+CheckedAttributes = tuple[MessageAttributes, int, str]
+
+# Bounded so that attributes unique per message keep memory flat; cleared
+# whole when full (a plain dict: get/set/clear are atomic under the GIL, and
+# a lost entry only means checking that content again).
+_CHECKED: dict[AttributesKey, CheckedAttributes] = {}
+CHECKED_CACHE_LIMIT = 4096
+
+
+def attributes_key(attributes: MessageAttributes | None) -> AttributesKey | None:
+    """The content of string-only attributes as a hashable key, else None."""
+    if not attributes:
+        return None
+    key: list[str] = []
+    for name, attribute in attributes.items():
+        # Exact types only: a str subclass may compare or hash differently.
+        if type(attribute) is not dict or len(attribute) != 2:
+            return None
+        data_type = attribute.get("DataType")
+        value = attribute.get("StringValue")
+        if type(data_type) is not str or type(value) is not str:
+            return None
+        if type(name) is not str:
+            return None
+        key += (name, data_type, value)
+    return tuple(key)
+
+
+def checked_attributes(
+    attributes: MessageAttributes, key: AttributesKey | None = None
+) -> CheckedAttributes:
+    """Validate message attributes: (our own copy, their size, their MD5).
+
+    The copy may be shared by every message with the same attributes, so
+    it must never be changed (readers copy what they hand out).
+    """
+    if key is None:
+        key = attributes_key(attributes)
+    if key is not None:
+        cached = _CHECKED.get(key)
+        if cached is not None:
+            return cached
+    owned = _own_copy(attributes)
+    assert owned is not None  # attributes is not empty
+    size = check_attributes(owned)
+    result = (owned, size, md5_of_attributes(owned))
+    if key is not None:  # only valid attributes get here
+        if len(_CHECKED) >= CHECKED_CACHE_LIMIT:
+            _CHECKED.clear()
+        _CHECKED[key] = result
+    return result
 
 
 def _own_copy(attributes: MessageAttributes | None) -> MessageAttributes | None:
@@ -270,26 +359,51 @@ def check_batch(entries: list[dict[str, Any]], entry_name: str) -> None:
             )
 
 
-def batch_payload_size(entries: list[dict[str, Any]]) -> int:
-    """Bytes a SendMessageBatch counts against its 1 MiB limit."""
+def batch_payload_size(
+    entries: list[dict[str, Any]], keys: list[AttributesKey | None] | None = None
+) -> int:
+    """Bytes a SendMessageBatch counts against its 1 MiB limit.
+
+    ``keys``: each entry's ``attributes_key``, when the caller has them.
+    """
     total = 0
-    for entry in entries:
-        total += len(entry.get("MessageBody", "").encode("utf-8"))
-        for name, attribute in (entry.get("MessageAttributes") or {}).items():
-            total += len(name.encode("utf-8")) + len(
-                attribute.get("DataType", "").encode("utf-8")
-            )
-            value = attribute.get("StringValue")
-            if value is not None:
-                total += len(value.encode("utf-8"))
-            binary = attribute.get("BinaryValue")
-            if binary is not None:
-                total += len(binary)
+    for i, entry in enumerate(entries):
+        total += _utf8_len(entry.get("MessageBody", ""))
+        attributes = entry.get("MessageAttributes")
+        if not attributes:
+            continue
+        key = keys[i] if keys is not None else attributes_key(attributes)
+        cached = _CHECKED.get(key) if key is not None else None
+        # Same count as below for string-only attributes (which is all a
+        # cached entry can be).
+        total += cached[1] if cached is not None else _attributes_payload(attributes)
     return total
 
 
-def check_batch_size(entries: list[dict[str, Any]]) -> None:
-    total = batch_payload_size(entries)
+def _attributes_payload(attributes: MessageAttributes) -> int:
+    total = 0
+    for name, attribute in attributes.items():
+        total += len(name.encode("utf-8")) + len(
+            attribute.get("DataType", "").encode("utf-8")
+        )
+        value = attribute.get("StringValue")
+        if value is not None:
+            total += len(value.encode("utf-8"))
+        binary = attribute.get("BinaryValue")
+        if binary is not None:
+            total += len(binary)
+    return total
+
+
+def _utf8_len(text: str) -> int:
+    # ASCII is the common case (base64 pickle, most JSON): len() is exact.
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
+def check_batch_size(
+    entries: list[dict[str, Any]], keys: list[AttributesKey | None] | None = None
+) -> None:
+    total = batch_payload_size(entries, keys)
     if total > MAX_MESSAGE_SIZE:
         raise SQSError(
             BATCH_REQUEST_TOO_LONG,
