@@ -610,10 +610,15 @@ def _attribute_selector(requested: list[str]) -> AttributeSelector:
     if not requested:
         return None
     if "All" in requested or ".*" in requested:
-        return lambda name: True
+        return _select_all
     exact = {n for n in requested if not n.endswith(".*")}
     prefixes = tuple(n[:-1] for n in requested if n.endswith(".*"))
     return lambda name: name in exact or name.startswith(prefixes)
+
+
+def _select_all(name: str) -> bool:
+    """The selector of "All": ``_render`` recognises it and skips the calls."""
+    return True
 
 
 def _render(
@@ -633,16 +638,24 @@ def _render(
         attributes = _system_attributes(message, system_names)
         if attributes:
             result["Attributes"] = attributes
-    if selector is not None and message.attributes:
+    stored = message.attributes
+    if selector is not None and stored:
+        if selector is _select_all:
+            # The common request: every attribute, whose MD5 is known.
+            # Copies, since stored attributes may be shared between messages
+            # and the receiver may change what it gets.
+            result["MD5OfMessageAttributes"] = message.md5_attributes
+            result["MessageAttributes"] = {
+                name: value.copy() for name, value in stored.items()
+            }
+            return result
         chosen: MessageAttributes = {
-            name: dict(value)
-            for name, value in message.attributes.items()
-            if selector(name)
+            name: dict(value) for name, value in stored.items() if selector(name)
         }
         if chosen:
             result["MD5OfMessageAttributes"] = (
                 message.md5_attributes
-                if len(chosen) == len(message.attributes)
+                if len(chosen) == len(stored)
                 else md5_of_attributes(chosen)
             )
             result["MessageAttributes"] = chosen
@@ -652,22 +665,33 @@ def _render(
 def _system_attributes(
     message: MemoryMessage, names: tuple[str, ...]
 ) -> dict[str, str]:
-    values: dict[str, str | None] = {
+    every = _all_system_attributes(message)
+    if names is SYSTEM_ATTRIBUTES:  # "All": nothing to filter
+        return every
+    return {n: every[n] for n in names if n in every}
+
+
+def _all_system_attributes(message: MemoryMessage) -> dict[str, str]:
+    """Every system attribute the message has, in SYSTEM_ATTRIBUTES order."""
+    attributes = {
         "SenderId": SENDER_ID,
         "SentTimestamp": str(int(message.sent_at * 1000)),
         "ApproximateReceiveCount": str(message.receive_count),
         "ApproximateFirstReceiveTimestamp": str(
             int((message.first_receive_at or message.received_at) * 1000)
         ),
-        "SequenceNumber": message.sequence_number,
-        "MessageDeduplicationId": message.dedup_id,
-        "MessageGroupId": message.group_id,
-        "AWSTraceHeader": (
-            message.system_attributes["AWSTraceHeader"].get("StringValue")
-            if message.system_attributes
-            and "AWSTraceHeader" in message.system_attributes
-            else None
-        ),
-        "DeadLetterQueueSourceArn": message.dead_letter_source_arn,
     }
-    return {n: v for n in names if (v := values[n]) is not None}
+    if message.sequence_number is not None:
+        attributes["SequenceNumber"] = message.sequence_number
+    if message.dedup_id is not None:
+        attributes["MessageDeduplicationId"] = message.dedup_id
+    if message.group_id is not None:
+        attributes["MessageGroupId"] = message.group_id
+    system = message.system_attributes
+    if system and "AWSTraceHeader" in system:
+        trace = system["AWSTraceHeader"].get("StringValue")
+        if trace is not None:
+            attributes["AWSTraceHeader"] = trace
+    if message.dead_letter_source_arn is not None:
+        attributes["DeadLetterQueueSourceArn"] = message.dead_letter_source_arn
+    return attributes

@@ -60,14 +60,19 @@ class MessageHeap:
             message.heap_pos = -1
         return items
 
+    # The sifts compare (ready_at, serial) inline, as MemoryMessage.__lt__
+    # does: a Python-level __lt__ call per comparison was most of their cost.
+
     def _sift_up(self, pos: int) -> None:
         items = self._items
         item = items[pos]
+        ready, serial = item.ready_at, item.serial
         while pos > 0:
             parent = (pos - 1) >> 1
             above = items[parent]
-            if not item < above:
-                break
+            above_ready = above.ready_at
+            if above_ready < ready or (above_ready == ready and above.serial <= serial):
+                break  # not item < above
             items[pos] = above
             above.heap_pos = pos
             pos = parent
@@ -78,16 +83,22 @@ class MessageHeap:
         items = self._items
         size = len(items)
         item = items[pos]
+        ready, serial = item.ready_at, item.serial
         while True:
             child = 2 * pos + 1
             if child >= size:
                 break
-            right = child + 1
-            if right < size and items[right] < items[child]:
-                child = right
             below = items[child]
-            if not below < item:
-                break
+            right = child + 1
+            if right < size:
+                other = items[right]
+                if other.ready_at < below.ready_at or (
+                    other.ready_at == below.ready_at and other.serial < below.serial
+                ):
+                    child, below = right, other
+            below_ready = below.ready_at
+            if below_ready > ready or (below_ready == ready and below.serial >= serial):
+                break  # not below < item
             items[pos] = below
             below.heap_pos = pos
             pos = child

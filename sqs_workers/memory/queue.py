@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .store import MemoryAWS
 
 HANDLE_PREFIX = "AQEB"
+ISSUED_HANDLES_LIMIT = 4096
 
 
 def invalid_handle(handle: str) -> SQSError:
@@ -83,6 +84,9 @@ class MemoryQueue:
         self.n_inflight = 0
         self.last_purge: float | None = None
         self.deleted = False
+        # Receipt handles issued and not yet used by a delete -> (serial,
+        # receive count); bounded, a forgotten handle is simply decoded.
+        self._issued: dict[str, tuple[int, int]] = {}
 
     # -- time -------------------------------------------------------------
 
@@ -266,11 +270,26 @@ class MemoryQueue:
     # -- receipt handles ----------------------------------------------------
 
     def receipt_handle(self, message: MemoryMessage) -> str:
-        raw = f"{self.uid}:{message.serial}:{message.receive_count}".encode()
-        return HANDLE_PREFIX + base64.b64encode(raw).decode("ascii")
+        serial, count = message.serial, message.receive_count
+        raw = f"{self.uid}:{serial}:{count}".encode()
+        handle = HANDLE_PREFIX + binascii.b2a_base64(raw, newline=False).decode()
+        issued = self._issued
+        if len(issued) >= ISSUED_HANDLES_LIMIT:
+            issued.clear()
+        issued[handle] = (serial, count)
+        return handle
 
-    def _parse_handle(self, handle: str) -> tuple[int, int]:
-        """(serial, receive count) from a handle of this queue, else raise."""
+    def _parse_handle(self, handle: str, last_use: bool = False) -> tuple[int, int]:
+        """(serial, receive count) from a handle of this queue, else raise.
+
+        Handles this queue issued recently are remembered with what they
+        decode to (a delete would otherwise decode base64 per message);
+        ``last_use`` forgets the handle, as a delete ends its use.
+        """
+        issued = self._issued
+        known = issued.pop(handle, None) if last_use else issued.get(handle)
+        if known is not None:
+            return known
         if not handle.startswith(HANDLE_PREFIX):
             raise invalid_handle(handle)
         try:
@@ -282,25 +301,35 @@ class MemoryQueue:
         except (ValueError, binascii.Error, UnicodeDecodeError):
             raise invalid_handle(handle) from None
 
-    def _current(self, handle: str) -> MemoryMessage | None:
+    def _current(self, handle: str, last_use: bool = False) -> MemoryMessage | None:
         """The message `handle` is the latest handle of, if it still exists."""
-        serial, count = self._parse_handle(handle)
+        serial, count = self._parse_handle(handle, last_use)
         message = self.messages.get(serial)
         if message is None or message.receive_count != count:
             return None
         return message
 
-    def delete(self, handle: str, now: float) -> None:
-        """Delete by receipt handle.
+    def delete_many(self, handles: list[str], now: float) -> list[SQSError | None]:
+        """Delete by receipt handles; per handle None or the error.
 
         SQS accepts a handle whose message is already gone, and a stale
         handle (the message was received again since) succeeds without
         deleting anything; only a malformed handle is an error.
         """
-        message = self._current(handle)
+        # One tick for the batch: at the same `now`, removing messages makes
+        # nothing else due, so a tick per handle would find nothing more.
         self.tick(now)
-        if message is not None and message.state != GONE:
-            self.remove(message)
+        results: list[SQSError | None] = []
+        for handle in handles:
+            try:
+                message = self._current(handle, last_use=True)
+            except SQSError as error:
+                results.append(error)
+                continue
+            if message is not None and message.state != GONE:
+                self.remove(message)
+            results.append(None)
+        return results
 
     def change_visibility(self, handle: str, timeout: int, now: float) -> None:
         message = self._current(handle)

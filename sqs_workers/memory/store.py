@@ -388,15 +388,7 @@ class MemoryAWS:
     ) -> list[SQSError | None]:
         with self.lock:
             queue = self.queue_by_url(region, url)
-            now = self.clock.now()
-            results: list[SQSError | None] = []
-            for handle in handles:
-                try:
-                    queue.delete(handle, now)
-                    results.append(None)
-                except SQSError as error:
-                    results.append(error)
-            return results
+            return queue.delete_many(handles, self.clock.now())
 
     def change_visibility(
         self, region: str, url: str, changes: list[tuple[str, int]]

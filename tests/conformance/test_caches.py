@@ -146,3 +146,62 @@ def test_cache_stays_bounded(memory_only: Backend, queue: str) -> None:
             ],
         )
     assert len(validation._CHECKED) <= validation.CHECKED_CACHE_LIMIT
+
+
+# -- receipt handles: the memory queue remembers the ones it issued ---------------
+
+
+def test_handle_of_another_queue_is_refused(sqs: Backend) -> None:
+    first, second = sqs.create(), sqs.create()
+    sqs.client.send_message(QueueUrl=first, MessageBody="x")
+    (message,) = sqs.receive(first)
+    error = error_of(
+        lambda: sqs.client.change_message_visibility(
+            QueueUrl=second, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=1
+        )
+    )
+    assert_error(error, "ReceiptHandleIsInvalid", exception="ReceiptHandleIsInvalid")
+
+
+def test_handle_still_works_after_visibility_change(sqs: Backend, queue: str) -> None:
+    sqs.client.send_message(QueueUrl=queue, MessageBody="x")
+    (message,) = sqs.receive(queue)
+    handle = message["ReceiptHandle"]
+    for timeout in (60, 120):
+        sqs.client.change_message_visibility(
+            QueueUrl=queue, ReceiptHandle=handle, VisibilityTimeout=timeout
+        )
+    sqs.client.delete_message(QueueUrl=queue, ReceiptHandle=handle)
+    assert sqs.counts(queue) == (0, 0, 0)
+
+
+def test_more_handles_than_remembered(memory_only: Backend, queue: str) -> None:
+    """Past the bound, handles are decoded again: every delete still works."""
+    from sqs_workers.memory.queue import ISSUED_HANDLES_LIMIT
+
+    sqs = memory_only
+    total = ISSUED_HANDLES_LIMIT + 50
+    for start in range(0, total, 10):
+        sqs.client.send_message_batch(
+            QueueUrl=queue,
+            Entries=[
+                {"Id": str(i), "MessageBody": str(start + i)}
+                for i in range(min(10, total - start))
+            ],
+        )
+    handles = [
+        m["ReceiptHandle"]
+        for _ in range(0, total, 10)
+        for m in sqs.receive(queue, MaxNumberOfMessages=10)
+    ]
+    assert len(handles) == total
+    for start in range(0, total, 10):
+        response = sqs.client.delete_message_batch(
+            QueueUrl=queue,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": h}
+                for i, h in enumerate(handles[start : start + 10])
+            ],
+        )
+        assert not response.get("Failed")
+    assert sqs.counts(queue) == (0, 0, 0)
