@@ -84,8 +84,14 @@ class Processor:
 
     def process_message(self, message: Any) -> Outcome:
         try:
-            _, job_kwargs, job_context = self.deserialize_message(message)
-            result = self._call_process(job_kwargs, job_context)
+            if not self.pass_context and _is_stock(type(self)):
+                # Nothing will see the context: decode (and so check) it,
+                # but skip building an SQSContext only to drop it.
+                job_kwargs = _decode_job(message, with_context=False)[0]
+                result = call_handler(self.fn, (), job_kwargs)
+            else:
+                _, job_kwargs, job_context = self.deserialize_message(message)
+                result = self._call_process(job_kwargs, job_context)
         except Exception as error:
             return outcome_of_error(error, self.queue.name, self.job_name, message)
         if isinstance(result, ProcessingResult):
@@ -166,10 +172,40 @@ class Processor:
 
     @staticmethod
     def deserialize_message(message: Any) -> tuple[str, dict[str, Any], SQSContext]:
-        content_type = get_job_content_type(message)
-        codec = codecs.get_codec(content_type)  # type: ignore[arg-type]
-        job_kwargs = codec.deserialize(message.body)
-        return content_type, job_kwargs, get_job_context(message, codec)  # type: ignore[return-value]
+        job_kwargs, content_type, context = _decode_job(message, with_context=True)
+        return content_type, job_kwargs, context  # type: ignore[return-value]
+
+
+def _decode_job(
+    message: Any, with_context: bool
+) -> tuple[dict[str, Any], str | None, SQSContext | None]:
+    """(job kwargs, content type, context or None unless ``with_context``).
+
+    The context is decoded either way, so a message whose context cannot
+    be decoded fails the same whether or not the handler takes it.
+    """
+    attributes = message.message_attributes
+    content_type = _string_value(attributes, "ContentType")
+    codec = codecs.get_codec(content_type)  # type: ignore[arg-type]
+    job_kwargs = codec.deserialize(message.body)
+    serialized = _string_value(attributes, "JobContext")
+    if not serialized or (codec, serialized) in _EMPTY_CONTEXT_TEXTS:
+        return job_kwargs, content_type, SQSContext() if with_context else None
+    return job_kwargs, content_type, _decode_context(codec, serialized)
+
+
+_STOCK: dict[Any, bool] = {}
+
+
+def _is_stock(cls: Any) -> bool:
+    """Whether ``cls`` decodes and calls as Processor does (cached per class)."""
+    known = _STOCK.get(cls)
+    if known is None:
+        known = _STOCK[cls] = all(
+            getattr(cls, name) is getattr(Processor, name)
+            for name in ("process", "_call_process", "deserialize_message")
+        )
+    return known
 
 
 _TAKES_CONTEXT: dict[Any, bool] = {}
@@ -227,6 +263,10 @@ def get_job_context(job_message: Any, codec: Any) -> SQSContext:
     serialized = _string_attribute(job_message, "JobContext")
     if not serialized or (codec, serialized) in _EMPTY_CONTEXT_TEXTS:
         return SQSContext()
+    return _decode_context(codec, serialized)
+
+
+def _decode_context(codec: Any, serialized: str) -> SQSContext:
     decoded = codec.deserialize(serialized)
     if not decoded and len(_EMPTY_CONTEXT_TEXTS) < 64:
         # Most jobs carry the empty context: remember its text and skip
@@ -239,10 +279,13 @@ _EMPTY_CONTEXT_TEXTS: set[tuple[Any, str]] = set()
 
 
 def _string_attribute(message: Any, name: str) -> str | None:
-    attrs = message.message_attributes
-    if not attrs:
+    return _string_value(message.message_attributes, name)
+
+
+def _string_value(attributes: dict[str, Any] | None, name: str) -> str | None:
+    if not attributes:
         return None
-    entry = attrs.get(name)
+    entry = attributes.get(name)
     return entry.get("StringValue") if entry else None
 
 
@@ -253,7 +296,9 @@ def call_handler(fn: Any, args: Any, kwargs: dict[str, Any]) -> Any:
     awaits them on its own event loop instead.
     """
     result = invoke_handler(fn, args, kwargs)
-    if inspect.isawaitable(result):
+    # None (what most handlers return) is checked first: isawaitable() is
+    # an ABC isinstance check.
+    if result is not None and inspect.isawaitable(result):
         return asyncio.run(_await(result))
     return result
 
@@ -270,7 +315,7 @@ def invoke_handler(fn: Any, args: Any, kwargs: dict[str, Any]) -> Any:
         except (TypeError, ValueError):
             # Not introspectable (a mock, a builtin): pass everything as is.
             pass
-    elif accepted is not _ANY_KEYWORD:
+    elif accepted is not _ANY_KEYWORD and not kwargs.keys() <= accepted:
         kwargs = {k: v for k, v in kwargs.items() if k in accepted}
     return fn(*args, **kwargs)
 
