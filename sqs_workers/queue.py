@@ -41,6 +41,7 @@ from sqs_workers.sending import (
     Sender,
     SQSBatchError,
     encode_job,
+    job_entry_size,
 )
 from sqs_workers.shutdown_policies import NEVER_SHUTDOWN, ShutdownPolicy
 
@@ -441,7 +442,8 @@ class JobQueue(GenericQueue):
         """Send an already-encoded job."""
         entry = encode_job(job_name, message_body, job_context, content_type)
         self._add_routing(entry, delay_seconds, deduplication_id, group_id)
-        return self._sender.send(entry)
+        size = job_entry_size(job_name, message_body, job_context, content_type)
+        return self._sender.send(entry, size)
 
     # -- processing -----------------------------------------------------------
 

@@ -56,17 +56,41 @@ def entry_size(entry: dict[str, Any]) -> int:
     """Bytes SQS counts against its size limit for this entry."""
     size = _utf8_len(entry["MessageBody"])
     for name, attribute in (entry.get("MessageAttributes") or {}).items():
-        size += _utf8_len(name) + _utf8_len(attribute.get("DataType", ""))
         value = attribute.get("StringValue")
         if value is None:
             value = attribute.get("BinaryValue", b"")
-        size += len(value) if isinstance(value, bytes) else _utf8_len(value)
+            if isinstance(value, bytes):
+                size += len(value)
+                value = ""
+        # One UTF-8 length for the three strings: the sum of theirs.
+        size += _utf8_len(name + attribute.get("DataType", "") + value)
     return size
+
+
+# What the names and the "String" type of encode_job's attributes count for.
+_JOB_ATTRIBUTES_SIZE = sum(
+    len(name) + len("String") for name in ("ContentType", "JobContext", "JobName")
+)
+
+
+def job_entry_size(
+    job_name: str, body: str, job_context: str, content_type: str
+) -> int:
+    """``entry_size(encode_job(...))`` without walking the entry's dicts."""
+    return (
+        _utf8_len(body)
+        + _utf8_len(job_name + job_context + content_type)
+        + _JOB_ATTRIBUTES_SIZE
+    )
 
 
 def _utf8_len(text: str) -> int:
     # ASCII is the common case (base64 pickle, most JSON): len() is exact.
     return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
+# Entry ids of a SendMessageBatch: its position in the batch.
+_BATCH_IDS = tuple(str(i) for i in range(SEND_BATCH_SIZE))
 
 
 class _BatchState(threading.local):
@@ -111,9 +135,13 @@ class Sender:
 
     # -- sending ------------------------------------------------------------
 
-    def send(self, entry: dict[str, Any]) -> str | None:
-        """Send now (returns the MessageId) or hold in the open batch (None)."""
-        size = entry_size(entry)
+    def send(self, entry: dict[str, Any], size: int | None = None) -> str | None:
+        """Send now (returns the MessageId) or hold in the open batch (None).
+
+        ``size`` is ``entry_size(entry)`` when the caller knows it already.
+        """
+        if size is None:
+            size = entry_size(entry)
         if size > MAX_MESSAGE_LENGTH:
             raise MessageTooLarge(size, MAX_MESSAGE_LENGTH, "SendMessage")
         state = self._batch
@@ -136,8 +164,8 @@ class Sender:
             self._send_batch(entries)
 
     def _send_batch(self, entries: list[dict[str, Any]]) -> None:
-        by_id = {str(i): entry for i, entry in enumerate(entries)}
-        request = [{"Id": i, **entry} for i, entry in by_id.items()]
+        ids = _BATCH_IDS[: len(entries)]
+        request = [{"Id": i, **entry} for i, entry in zip(ids, entries)]  # noqa: B905
         response = call_with_retry(
             self._client.send_message_batch,
             description="SendMessageBatch",
@@ -146,6 +174,7 @@ class Sender:
         )
         failed = response.get("Failed") or []
         if failed:
+            by_id = dict(zip(ids, entries))  # noqa: B905
             for error in failed:
                 error["_message"] = by_id.get(error.get("Id", ""))
             raise SQSBatchError(failed)
