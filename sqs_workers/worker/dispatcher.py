@@ -4,7 +4,8 @@ All scheduling state lives here, under one lock: the jobs each queue holds
 (ready, parked behind their FIFO group, running), the number running, and
 the room each receiver has left. It never runs a job itself: jobs that may
 start are handed to ``start`` (outside the lock), which gives sync ones to the
-thread pool and async ones to the event loop.
+run() thread (concurrency 1) or the thread pool, and async ones to the event
+loop.
 
 Rules it enforces:
 - at most ``concurrency`` jobs run at once;
@@ -278,6 +279,20 @@ class Dispatcher:
             for room in self._room.values():
                 room.notify_all()
             return unstarted
+
+    def unstart(self, jobs: list[Job]) -> None:
+        """Jobs counted as running that never began (stopping): forget them.
+
+        The caller releases their messages, as ``stop`` does for ready ones.
+        """
+        if not jobs:
+            return
+        with self._lock:
+            for job in jobs:
+                self._running -= 1
+                self._forget(job.runtime, job)
+            if self._running == 0:
+                self._idle.notify_all()
 
     def pause(self) -> None:
         """Start no more jobs (they stay held until ``stop`` hands them back)."""

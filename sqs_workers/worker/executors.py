@@ -1,8 +1,12 @@
-"""Where jobs run: a pool of worker threads, and one asyncio event loop.
+"""Where jobs run: the run() thread itself, a pool of worker threads, and
+one asyncio event loop.
 
-Both are started lazily (a queue of async jobs never starts a thread pool,
-and the other way round) and both are long-lived: no thread is created per
-job. The pool grows up to its size only while all its threads are busy.
+At concurrency 1, sync jobs run inline on the thread that called
+``Worker.run()`` (as the original package did), so its thread-local state and
+``signal`` handlers apply to them. Otherwise they run on the pool. The pool
+and the loop are started lazily (a queue of async jobs never starts a thread
+pool, and the other way round) and both are long-lived: no thread is created
+per job. The pool grows up to its size only while all its threads are busy.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import asyncio
 import logging
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -80,6 +85,69 @@ class ThreadRunners:
     @property
     def thread_count(self) -> int:
         return len(self._threads)
+
+
+class InlineRunner:
+    """Runs ``run(job)`` on the run() thread, which calls ``run_pending``.
+
+    ``submit`` (from any thread: a receiver, the event loop) queues the job
+    and calls ``wake``. ``run`` may return the next job to run at once (the
+    dispatcher's continuation). Before each job, ``run_pending`` asks
+    ``stop_wanted``: once a stop is wanted, jobs not begun stay queued and
+    the ordered stop takes them back (``close``), as it does prefetched ones.
+    """
+
+    def __init__(
+        self,
+        run: Callable[[Job], Job | None],
+        wake: Callable[[], None],
+        refuse: Callable[[list[Job]], None],
+    ) -> None:
+        self._run = run
+        self._wake = wake
+        self._refuse = refuse
+        self._jobs: deque[Job] = deque()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, job: Job) -> None:
+        with self._lock:
+            if not self._closed:
+                self._jobs.append(job)
+                refused = False
+            else:  # started by a receiver racing the ordered stop
+                refused = True
+        if refused:
+            self._refuse([job])
+        else:
+            self._wake()
+
+    def run_pending(self, stop_wanted: Callable[[], bool]) -> None:
+        """Run queued jobs (and their continuations) until none or a stop."""
+        jobs, run = self._jobs, self._run
+        while jobs:
+            job: Job | None = jobs.popleft()
+            while job is not None:
+                if stop_wanted():
+                    jobs.appendleft(job)
+                    return
+                try:
+                    job = run(job)
+                except Exception:  # the slot was given back by run's finally
+                    logger.exception("Failed running %s", job)
+                    job = None
+
+    def close(self, timeout: float | None = None) -> list[Job]:
+        """Accept no more jobs; return those queued and not begun."""
+        with self._lock:
+            self._closed = True
+            pending = list(self._jobs)
+            self._jobs.clear()
+        return pending
+
+    @property
+    def thread_count(self) -> int:
+        return 0
 
 
 class LoopRunner:

@@ -5,10 +5,14 @@ Threads of one worker, and what each does:
 - one receiver per queue: long-polls while the dispatcher has room;
 - the dispatcher (no thread of its own): decides which job starts next;
 - worker threads (up to ``concurrency``, started on demand) for sync
-  handlers, and one event-loop thread for ``async def`` handlers;
+  handlers when ``concurrency > 1``, and one event-loop thread for
+  ``async def`` handlers;
 - one acker flusher per queue: deletes and visibility changes, in batches;
 - the heartbeat: extends the visibility of held messages;
-- the thread that called ``run()``: feeds the shutdown policy, watches for
+- the thread that called ``run()``: at concurrency 1 runs the sync handlers
+  itself (so thread-local state set up before ``run()``, such as
+  ``SQSEnv.context``, and ``signal`` based job timeouts work as in the
+  original package); between jobs it feeds the shutdown policy, watches for
   ``stop()`` and signals, and then performs the ordered stop.
 """
 
@@ -29,7 +33,7 @@ from sqs_workers.shutdown_policies import (
     ShutdownPolicy,
 )
 from sqs_workers.worker.dispatcher import Dispatcher
-from sqs_workers.worker.executors import LoopRunner, ThreadRunners
+from sqs_workers.worker.executors import InlineRunner, LoopRunner, ThreadRunners
 from sqs_workers.worker.heartbeat import Heartbeat
 from sqs_workers.worker.jobs import ASYNC, BATCH, Job, QueueRuntime
 from sqs_workers.worker.options import WorkerOptions, worker_options_from
@@ -105,6 +109,10 @@ class Worker:
         self._signals = SignalCounter()
         self._wakeup = threading.Event()
         self._halt = threading.Event()  # interrupts receivers' pauses
+        # Concurrency 1: wakes the stop watcher (see _watch_for_stop).
+        self._watch = threading.Event()
+        self._stop_lock = threading.Lock()
+        self._stop_begun = False
         self._saw_empty = False
         self._fatal: BaseException | None = None
         self._sinks: dict[int, ResultSink] = {}
@@ -139,6 +147,7 @@ class Worker:
         self._cold = self._cold or cold
         self._stop_requested.set()
         self._wakeup.set()
+        self._watch.set()
         if wait is None:
             return self.finished.is_set()
         return self.finished.wait(wait)
@@ -166,7 +175,13 @@ class Worker:
             for key, sink in self._sinks.items()
         }
         self._runtimes = runtimes
-        self._threads = ThreadRunners(options.concurrency, self._run_sync, "sqs-worker")
+        self._threads: ThreadRunners | InlineRunner
+        if options.concurrency == 1:
+            self._threads = InlineRunner(self._run_sync, self._wakeup.set, self._refuse)
+        else:
+            self._threads = ThreadRunners(
+                options.concurrency, self._run_sync, "sqs-worker"
+            )
         self._loop = LoopRunner(self._run_async, "sqs-worker-loop")
         self._dispatcher = Dispatcher(
             runtimes,
@@ -206,6 +221,12 @@ class Worker:
                 self._heartbeat.start()
             for receiver in self._receivers:
                 receiver.start()
+            watcher = None
+            if isinstance(self._threads, InlineRunner):
+                watcher = threading.Thread(
+                    target=self._watch_for_stop, name="sqs-worker-watch", daemon=True
+                )
+                watcher.start()
             logger.info(
                 "Worker started on %s (concurrency %d, prefetch %d, heartbeat %s)",
                 ", ".join(rt.name for rt in runtimes),
@@ -214,8 +235,16 @@ class Worker:
                 "on" if self._heartbeat else "off",
             )
             self.started.set()
-            cold = self._serve()
+            try:
+                cold = self._serve()
+            except BaseException:
+                # Raised by an inline job (SystemExit, KeyboardInterrupt
+                # without our signal handlers): stop cold, then let it out.
+                self._shut_down(True)
+                raise
             self._shut_down(cold)
+            if watcher is not None:
+                watcher.join(1)
 
     def _runtime_for(self, queue: Any) -> QueueRuntime:
         url = queue.get_queue_url()  # a missing queue raises here, clearly
@@ -247,10 +276,13 @@ class Worker:
     # -- the run() thread --------------------------------------------------------
 
     def _serve(self) -> bool:
-        """Wait for a reason to stop; return True for a cold stop."""
+        """Run inline jobs, or wait, until a reason to stop; True: stop cold."""
+        inline = self._threads if isinstance(self._threads, InlineRunner) else None
         while True:
             self._wakeup.wait(TICK)
-            self._wakeup.clear()
+            self._wakeup.clear()  # before running: a later submit wakes us again
+            if inline is not None:
+                inline.run_pending(self._stop_wanted)
             self._feed_policy(idle_poll=True)
             if self._fatal is not None:
                 return False
@@ -265,6 +297,29 @@ class Worker:
             if self._policy_says_stop:
                 logger.info("Shutdown policy %r says stop", self.shutdown_policy)
                 return False
+
+    def _watch_for_stop(self) -> None:
+        """Concurrency 1: begin the ordered stop while the run() thread is
+        still busy with a job, so prefetched messages go back at once.
+
+        The run() thread cannot do it before its job returns, and a signal
+        handler only counts; this thread looks every TICK (or when woken).
+        """
+        while not self._stop_begun:
+            if self._stop_wanted():
+                self._begin_stop()
+                return
+            self._watch.wait(TICK)
+            self._watch.clear()
+
+    def _stop_wanted(self) -> bool:
+        """Any reason for ``_serve`` to return (checked before each inline job)."""
+        return bool(
+            self._signals.count
+            or self._policy_says_stop
+            or self._fatal is not None
+            or self._stop_requested.is_set()
+        )
 
     def _feed_policy(self, idle_poll: bool = False) -> None:
         """Give the policy what finished since it last looked (or an idle poll).
@@ -301,19 +356,36 @@ class Worker:
         if self._fatal is None:
             self._fatal = error
         self._wakeup.set()
+        self._watch.set()
 
     # -- the ordered stop -------------------------------------------------------
 
+    def _begin_stop(self) -> None:
+        """Steps 1 and 2 of the ordered stop, once (run() thread or watcher)."""
+        with self._stop_lock:
+            if self._stop_begun:
+                return
+            dispatcher = self._dispatcher
+            # 1. Receive and start nothing more. Receivers waiting for room
+            #    wake up and exit; one inside a long poll hands back what it
+            #    gets, which the dispatcher refuses and the receiver releases.
+            unstarted = dispatcher.stop()
+            self._halt.set()
+            if isinstance(self._threads, InlineRunner):
+                # Jobs handed to the run() thread but not begun: as prefetched.
+                not_begun = self._threads.close()
+                dispatcher.unstart(not_begun)
+                unstarted.extend(not_begun)
+            # 2. Prefetched jobs that never started go back to the queue now
+            #    (visibility 0, batched) instead of after their visibility
+            #    timeout.
+            self._release_all(unstarted)
+            self._stop_begun = True
+        self._watch.set()
+
     def _shut_down(self, cold: bool) -> None:
         dispatcher = self._dispatcher
-        # 1. Receive and start nothing more. Receivers waiting for room wake
-        #    up and exit; one inside a long poll hands back what it gets,
-        #    which the dispatcher refuses and the receiver releases.
-        unstarted = dispatcher.stop()
-        self._halt.set()
-        # 2. Prefetched jobs that never started go back to the queue now
-        #    (visibility 0, batched) instead of after their visibility timeout.
-        self._release_all(unstarted)
+        self._begin_stop()  # steps 1 and 2 (maybe done already by the watcher)
         # 3. Running jobs finish (warm) within the grace period; their acks
         #    keep flowing, and the heartbeat keeps their messages hidden.
         if not cold:
@@ -369,6 +441,13 @@ class Worker:
         if jobs:
             logger.info("Released %d prefetched messages", len(jobs))
 
+    def _refuse(self, jobs: list[Job]) -> None:
+        """Jobs started (by a receiver) after the inline runner closed."""
+        self._dispatcher.unstart(jobs)
+        for job in jobs:
+            self._release(job.runtime, [job])
+            job.runtime.acker.flush()
+
     def _release(self, runtime: QueueRuntime, jobs: list[Job]) -> None:
         """Make messages we will not run visible again at once."""
         acker = runtime.acker
@@ -394,7 +473,7 @@ class Worker:
             self._loop.submit(awaited)
 
     def _run_sync(self, job: Job) -> Job | None:
-        """A worker thread runs one job: handler, outcome, ack; maybe the next."""
+        """Run one job (pool or run() thread): handler, outcome, ack; maybe the next."""
         success = False
         try:  # whatever happens, the job's slot is given back
             if job.kind == BATCH:
