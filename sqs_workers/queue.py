@@ -199,7 +199,7 @@ class GenericQueue:
         Keyword-only ``worker_options`` (``sqs_workers.worker.WorkerOptions``)
         turn on the rest, e.g. ``process_queue(concurrency=16)`` (threads,
         or the worker's event loop for ``async def`` handlers),
-        ``heartbeat=True``, ``grace_period=60``; see docs/worker.md.
+        ``heartbeat=True``, ``grace_period=60``; see the README, "The worker engine".
         """
         from sqs_workers.worker import run_queue_worker
 

@@ -1,7 +1,7 @@
 """An in-memory Amazon SQS that behaves like the real service.
 
 ``MemoryAWS`` holds one account's queues; ``MemorySQSClient`` is a
-boto3-compatible low-level client on top of it.  See docs/memory.md.
+boto3-compatible low-level client on top of it.  See the README, "In-memory SQS".
 """
 
 from .client import MemorySQSClient
