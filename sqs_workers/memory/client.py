@@ -447,10 +447,7 @@ class MemorySQSClient:
             [*(AttributeNames or ()), *(MessageSystemAttributeNames or ())]
         )
         selector = _attribute_selector(MessageAttributeNames or [])
-
-        def render(queue: MemoryQueue, message: MemoryMessage, handle: str) -> Response:
-            return _render(message, handle, system_names, selector)
-
+        render = functools.partial(_render, system_names, selector)
         if ReceiveRequestAttemptId is not None and not ATTEMPT_ID.fullmatch(
             ReceiveRequestAttemptId
         ):
@@ -622,10 +619,11 @@ def _select_all(name: str) -> bool:
 
 
 def _render(
-    message: MemoryMessage,
-    handle: str,
     system_names: tuple[str, ...],
     selector: AttributeSelector,
+    queue: MemoryQueue,
+    message: MemoryMessage,
+    handle: str,
 ) -> Response:
     """A received message as boto3 returns it (runs under the store lock)."""
     result: Response = {
@@ -635,7 +633,11 @@ def _render(
         "Body": message.body,
     }
     if system_names:
-        attributes = _system_attributes(message, system_names)
+        attributes = (
+            _all_system_attributes(message)
+            if system_names is SYSTEM_ATTRIBUTES
+            else _system_attributes(message, system_names)
+        )
         if attributes:
             result["Attributes"] = attributes
     stored = message.attributes
@@ -666,8 +668,6 @@ def _system_attributes(
     message: MemoryMessage, names: tuple[str, ...]
 ) -> dict[str, str]:
     every = _all_system_attributes(message)
-    if names is SYSTEM_ATTRIBUTES:  # "All": nothing to filter
-        return every
     return {n: every[n] for n in names if n in every}
 
 

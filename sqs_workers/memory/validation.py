@@ -50,7 +50,8 @@ def check_body(body: str) -> None:
         raise SQSError(
             MISSING_PARAMETER, "The request must contain the parameter MessageBody."
         )
-    if INVALID_CHARACTERS.search(body):
+    # Printable ASCII (base64 pickle, most JSON) is valid: skip the regex.
+    if not (body.isascii() and body.isprintable()) and INVALID_CHARACTERS.search(body):
         raise SQSError(
             INVALID_MESSAGE_CONTENTS,
             "Invalid characters found. Valid unicode characters are #x9 | #xA | "
@@ -294,10 +295,13 @@ def check_send_for_queue(
     limit = queue.settings.maximum_message_size
     if content.size > limit:
         raise message_too_long(limit)
-    for name, value in (
-        ("MessageGroupId", group_id),
-        ("MessageDeduplicationId", dedup_id),
-    ):
+    if group_id is None and dedup_id is None:
+        if not queue.fifo:
+            return None  # the usual standard-queue send: nothing more to check
+        names: tuple[tuple[str, str | None], ...] = ()
+    else:
+        names = (("MessageGroupId", group_id), ("MessageDeduplicationId", dedup_id))
+    for name, value in names:
         if value is not None and not GROUP_OR_DEDUP_ID.fullmatch(value):
             raise invalid(
                 f"Value {value} for parameter {name} is invalid. Reason: {name} "
