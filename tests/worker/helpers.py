@@ -4,30 +4,23 @@ count SQS calls."""
 from __future__ import annotations
 
 import threading
-import time
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from sqs_testing import DEADLINE, CallCounter, wait_until
 
 from sqs_workers.shutdown_policies import NEVER_SHUTDOWN, ShutdownPolicy
 from sqs_workers.worker import Worker
 
-DEADLINE = 15.0
-
-
-def wait_until(
-    condition: Callable[[], Any], timeout: float = DEADLINE, what: str = ""
-) -> Any:
-    """Poll ``condition`` until truthy; fail with ``what`` past the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.01)
+__all__ = [
+    "DEADLINE",
+    "CallCounter",
+    "WorkerThread",
+    "queue_counts",
+    "running_worker",
+    "wait_until",
+]
 
 
 class WorkerThread:
@@ -74,35 +67,6 @@ def running_worker(
         yield runner.worker
     finally:
         runner.stop()
-
-
-class CallCounter:
-    """Counts SQS API calls (and their batch entries) made through a client.
-
-    Calls are counted on ``before-call`` (emitted by boto3 and by the
-    in-memory client alike). Entries too on the memory client, whose
-    ``before-call`` params are the API's; boto3 passes the serialized HTTP
-    request there, so its entries are counted on ``before-parameter-build``.
-    """
-
-    def __init__(self, client: Any) -> None:
-        self.calls: Counter[str] = Counter()
-        self.entries: Counter[str] = Counter()
-        self._lock = threading.Lock()
-        client.meta.events.register("before-call.sqs.*", self._count)
-        client.meta.events.register("before-parameter-build.sqs.*", self._entries)
-
-    def _count(self, model: Any, params: dict[str, Any], **_: Any) -> None:
-        with self._lock:
-            self.calls[model.name] += 1
-            self.entries[model.name] += len(params.get("Entries", ()) or ())
-
-    def _entries(self, model: Any, params: dict[str, Any], **_: Any) -> None:
-        with self._lock:
-            self.entries[model.name] += len(params.get("Entries", ()) or ())
-
-    def total(self) -> int:
-        return sum(self.calls.values())
 
 
 def queue_counts(queue: Any) -> tuple[int, int]:
