@@ -6,6 +6,8 @@ import json
 import logging
 from typing import Any
 
+from sqs_workers.message import string_attribute
+
 logger = logging.getLogger(__name__)
 
 
@@ -76,5 +78,4 @@ class RedrivePolicy:
 
 
 def get_job_name(message: Any) -> str | None:
-    attrs = message.message_attributes or {}
-    return (attrs.get("JobName") or {}).get("StringValue")
+    return string_attribute(message, "JobName")

@@ -37,18 +37,6 @@ class Message:
         # Like boto3's resource: None when the message carries no attributes.
         self.message_attributes: dict[str, Any] | None = raw.get("MessageAttributes")
 
-    def string_attribute(self, name: str) -> str | None:
-        """A message attribute's StringValue, or None."""
-        attrs = self.message_attributes
-        if not attrs:
-            return None
-        entry = attrs.get(name)
-        return entry.get("StringValue") if entry else None
-
-    @property
-    def receive_count(self) -> int:
-        return int(self.attributes.get("ApproximateReceiveCount", 1))
-
     def delete(self) -> dict[str, Any]:
         return dict(
             self._client.delete_message(
@@ -67,3 +55,16 @@ class Message:
 
     def __repr__(self) -> str:
         return f"Message(queue_url={self.queue_url!r}, message_id={self.message_id!r})"
+
+
+def string_value(attributes: dict[str, Any] | None, name: str) -> str | None:
+    """The StringValue of message attribute ``name``, or None."""
+    if not attributes:
+        return None
+    entry = attributes.get(name)
+    return entry.get("StringValue") if entry else None
+
+
+def string_attribute(message: Any, name: str) -> str | None:
+    """The StringValue of ``message``'s attribute ``name`` (any message object)."""
+    return string_value(message.message_attributes, name)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Union
 from sqs_workers import codecs
 from sqs_workers.backoff_policies import BackoffPolicy
 from sqs_workers.context import SQSContext
+from sqs_workers.message import string_attribute, string_value
 from sqs_workers.utils import validate_arguments
 
 if TYPE_CHECKING:
@@ -94,9 +95,7 @@ class Processor:
                 result = self._call_process(job_kwargs, job_context)
         except Exception as error:
             return outcome_of_error(error, self.queue.name, self.job_name, message)
-        if isinstance(result, ProcessingResult):
-            return result
-        return True
+        return outcome_of_result(result)
 
     def process(self, job_kwargs: dict[str, Any], job_context: Any = None) -> Any:
         """Call the function; subclasses wrap this (with or without the context)."""
@@ -136,9 +135,7 @@ class Processor:
                 result = await result
         except Exception as error:
             return outcome_of_error(error, self.queue.name, self.job_name, message)
-        if isinstance(result, ProcessingResult):
-            return result
-        return True
+        return outcome_of_result(result)
 
     def _call_process(self, job_kwargs: dict[str, Any], job_context: Any) -> Any:
         # Subclasses of the original package override either
@@ -154,9 +151,7 @@ class Processor:
             result = self.process_batch(messages)
         except Exception as error:
             return outcome_of_error(error, self.queue.name, self.job_name, messages)
-        if isinstance(result, ProcessingResult):
-            return result
-        return True
+        return outcome_of_result(result)
 
     def process_batch(self, messages: list[Any]) -> Any:
         jobs = []
@@ -185,13 +180,13 @@ def _decode_job(
     be decoded fails the same whether or not the handler takes it.
     """
     attributes = message.message_attributes
-    content_type = _string_value(attributes, "ContentType")
+    content_type = string_value(attributes, "ContentType")
     codec = codecs.get_codec(content_type)  # type: ignore[arg-type]
     job_kwargs = codec.deserialize(message.body)
-    serialized = _string_value(attributes, "JobContext")
-    if not serialized or (codec, serialized) in _EMPTY_CONTEXT_TEXTS:
-        return job_kwargs, content_type, SQSContext() if with_context else None
-    return job_kwargs, content_type, _decode_context(codec, serialized)
+    serialized = string_value(attributes, "JobContext")
+    if not with_context and (not serialized or (codec, serialized) in _EMPTY_TEXTS):
+        return job_kwargs, content_type, None
+    return job_kwargs, content_type, _context_from_text(codec, serialized)
 
 
 _STOCK: dict[Any, bool] = {}
@@ -229,6 +224,11 @@ def _inspect_takes_context(cls: Any) -> bool:
     return len(positional) >= 2
 
 
+def outcome_of_result(result: Any) -> Outcome:
+    """A handler that returned: success, unless it returned a ProcessingResult."""
+    return result if isinstance(result, ProcessingResult) else True
+
+
 def outcome_of_error(
     error: BaseException, queue_name: str, job_name: str, what: Any
 ) -> Outcome:
@@ -256,37 +256,25 @@ def _ids_of(what: Any) -> str:
 
 
 def get_job_content_type(job_message: Any) -> str | None:
-    return _string_attribute(job_message, "ContentType")
+    return string_attribute(job_message, "ContentType")
 
 
 def get_job_context(job_message: Any, codec: Any) -> SQSContext:
-    serialized = _string_attribute(job_message, "JobContext")
-    if not serialized or (codec, serialized) in _EMPTY_CONTEXT_TEXTS:
+    return _context_from_text(codec, string_attribute(job_message, "JobContext"))
+
+
+def _context_from_text(codec: Any, serialized: str | None) -> SQSContext:
+    if not serialized or (codec, serialized) in _EMPTY_TEXTS:
         return SQSContext()
-    return _decode_context(codec, serialized)
-
-
-def _decode_context(codec: Any, serialized: str) -> SQSContext:
     decoded = codec.deserialize(serialized)
-    if not decoded and len(_EMPTY_CONTEXT_TEXTS) < 64:
+    if not decoded and len(_EMPTY_TEXTS) < 64:
         # Most jobs carry the empty context: remember its text and skip
         # decoding it (base64 + zlib + pickle) for every later job.
-        _EMPTY_CONTEXT_TEXTS.add((codec, serialized))
+        _EMPTY_TEXTS.add((codec, serialized))
     return SQSContext.from_dict(decoded)
 
 
-_EMPTY_CONTEXT_TEXTS: set[tuple[Any, str]] = set()
-
-
-def _string_attribute(message: Any, name: str) -> str | None:
-    return _string_value(message.message_attributes, name)
-
-
-def _string_value(attributes: dict[str, Any] | None, name: str) -> str | None:
-    if not attributes:
-        return None
-    entry = attributes.get(name)
-    return entry.get("StringValue") if entry else None
+_EMPTY_TEXTS: set[tuple[Any, str]] = set()
 
 
 def call_handler(fn: Any, args: Any, kwargs: dict[str, Any]) -> Any:

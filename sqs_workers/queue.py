@@ -33,6 +33,7 @@ from sqs_workers.processors import (
     ProcessingResult,
     Processor,
     outcome_of_error,
+    outcome_of_result,
 )
 from sqs_workers.receiving import receive_up_to
 from sqs_workers.sending import (
@@ -342,7 +343,7 @@ class RawQueue(GenericQueue):
                 result = asyncio.run(_await(result))
         except Exception as error:
             return outcome_of_error(error, self.name, "raw", what)
-        return result if isinstance(result, ProcessingResult) else True
+        return outcome_of_result(result)
 
 
 @dataclass
