@@ -25,6 +25,16 @@ from sqs_workers.shutdown_policies import MaxTasksShutdown
 from .helpers import CallSpy, make_queue, queued_count, receive_n, run_in_thread
 
 
+def assert_job_round_trip(env: SQSEnv, value: int) -> None:
+    """A job sent through ``env`` comes back to its processor."""
+    queue = make_queue(env, "q")
+    seen: list[int] = []
+    queue.connect_processor("job", lambda x: seen.append(x))
+    queue.add_job("job", x=value)
+    queue.process_batch()
+    assert seen == [value]
+
+
 def test_queue_returns_the_same_object(sqs: SQSEnv) -> None:
     q1 = sqs.queue("same")
     assert isinstance(q1, JobQueue)
@@ -207,24 +217,14 @@ def test_sqs_client_and_resource_overrides(
     )
     assert env.sqs_client is client
     assert env.sqs_resource is resource
-    queue = make_queue(env, "q")
-    seen: list[int] = []
-    queue.connect_processor("job", lambda x: seen.append(x))
-    queue.add_job("job", x=1)
-    queue.process_batch()
-    assert seen == [1]
+    assert_job_round_trip(env, 1)
 
 
 @pytest.mark.parametrize("backend", ["moto"])
 def test_default_boto3_session(sqs: SQSEnv, random_string: str) -> None:
     env = SQSEnv(queue_prefix=f"d_{random_string}_")
     assert env.session is boto3
-    queue = make_queue(env, "q")
-    seen: list[int] = []
-    queue.connect_processor("job", lambda x: seen.append(x))
-    queue.add_job("job", x=1)
-    queue.process_batch()
-    assert seen == [1]
+    assert_job_round_trip(env, 1)
 
 
 @pytest.mark.parametrize("backend", ["moto"])
@@ -245,12 +245,7 @@ def test_localstack_client_session(
     env = SQSEnv(
         session=localstack_session.Session(), queue_prefix=f"l_{random_string}_"
     )
-    queue = make_queue(env, "q")
-    seen: list[int] = []
-    queue.connect_processor("job", lambda x: seen.append(x))
-    queue.add_job("job", x=7)
-    queue.process_batch()
-    assert seen == [7]
+    assert_job_round_trip(env, 7)
     assert "q" in env.get_all_known_queues()
 
 

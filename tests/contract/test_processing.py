@@ -474,10 +474,13 @@ def test_batch_messages_failure_retries_the_whole_batch(sqs: SQSEnv) -> None:
     assert queue.get_raw_messages(0) == []
 
 
-def test_retry_job_in_a_batch_messages_handler_retries_the_batch(
+def batch_queue_retrying_its_first_batch(
     sqs: SQSEnv,
-) -> None:
-    # The original package deleted the batch on RetryJob; we retry it.
+) -> tuple[Any, Any, list[list[int]]]:
+    """A BatchMessages(3) queue whose handler raises RetryJob on its first batch.
+
+    Returns the queue, its task and the batches the handler saw (sorted ``n``s).
+    """
     queue = make_queue(
         sqs,
         "q",
@@ -492,6 +495,15 @@ def test_retry_job_in_a_batch_messages_handler_retries_the_batch(
         batches.append(sorted(m["n"] for m in messages))
         if len(batches) == 1:
             raise RetryJob(backoff_policy=IMMEDIATE_RETURN)
+
+    return queue, job, batches
+
+
+def test_retry_job_in_a_batch_messages_handler_retries_the_batch(
+    sqs: SQSEnv,
+) -> None:
+    # The original package deleted the batch on RetryJob; we retry it.
+    queue, job, batches = batch_queue_retrying_its_first_batch(sqs)
 
     for n in range(3):
         job.delay(n=n)
@@ -558,20 +570,7 @@ def test_queue_makers(sqs: SQSEnv) -> None:
 
 
 def test_process_queue_with_batch_messages(sqs: SQSEnv) -> None:
-    queue = make_queue(
-        sqs,
-        "q",
-        batching_policy=BatchMessages(3),
-        backoff_policy=LONG,
-        visibility_timeout=600,
-    )
-    batches: list[list[int]] = []
-
-    @queue.processor("job")
-    def job(messages: list[dict[str, Any]]) -> None:
-        batches.append(sorted(m["n"] for m in messages))
-        if len(batches) == 1:
-            raise RetryJob(backoff_policy=IMMEDIATE_RETURN)
+    queue, job, batches = batch_queue_retrying_its_first_batch(sqs)
 
     with job.batch():
         for n in range(3):

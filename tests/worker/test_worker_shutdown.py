@@ -27,6 +27,20 @@ def make_queue(sqs: Any, name: str = "q") -> Any:
     return sqs.queue(name)
 
 
+def send_stuck_job(queue: Any) -> tuple[threading.Event, threading.Event]:
+    """Send one job that blocks until released; (started, release) events."""
+    started = threading.Event()
+    release = threading.Event()
+
+    @queue.processor("stuck")
+    def stuck() -> None:
+        started.set()
+        release.wait(20)
+
+    stuck.delay()
+    return started, release
+
+
 def test_stop_releases_prefetched_and_lets_running_finish(sqs: Any) -> None:
     queue = make_queue(sqs)
     started = threading.Event()
@@ -57,15 +71,7 @@ def test_stop_releases_prefetched_and_lets_running_finish(sqs: Any) -> None:
 
 def test_grace_period_bounds_the_wait_for_running_jobs(sqs: Any) -> None:
     queue = make_queue(sqs)
-    started = threading.Event()
-    release = threading.Event()
-
-    @queue.processor("stuck")
-    def stuck() -> None:
-        started.set()
-        release.wait(20)
-
-    stuck.delay()
+    started, release = send_stuck_job(queue)
     worker = Worker(queue, wait_seconds=1, concurrency=2, grace_period=0.5)
     runner = WorkerThread(worker).start()
     try:
@@ -81,15 +87,7 @@ def test_grace_period_bounds_the_wait_for_running_jobs(sqs: Any) -> None:
 
 def test_cold_stop_does_not_wait_for_running_jobs(sqs: Any) -> None:
     queue = make_queue(sqs)
-    started = threading.Event()
-    release = threading.Event()
-
-    @queue.processor("stuck")
-    def stuck() -> None:
-        started.set()
-        release.wait(20)
-
-    stuck.delay()
+    started, release = send_stuck_job(queue)
     worker = Worker(queue, wait_seconds=1, concurrency=2, grace_period=30)
     runner = WorkerThread(worker).start()
     try:
