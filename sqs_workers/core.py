@@ -6,7 +6,7 @@ import json
 import logging
 from typing import Any
 
-from sqs_workers.message import string_attribute
+from sqs_workers.sqs.message import string_attribute
 
 logger = logging.getLogger(__name__)
 

@@ -57,7 +57,7 @@ class MemorySession:
     def resource(self, service_name: str, **kwargs: Any) -> Any:
         """boto3's resource API, adapted on top of our client."""
         _check_service(service_name)
-        from sqs_workers.resource import SQSResource  # written alongside; lazy
+        from sqs_workers.sqs.resource import SQSResource  # written alongside; lazy
 
         return SQSResource(self.client(service_name, **kwargs))
 

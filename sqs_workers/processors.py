@@ -16,50 +16,36 @@ import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from sqs_workers import codecs
-from sqs_workers.backoff_policies import BackoffPolicy
 from sqs_workers.context import SQSContext
-from sqs_workers.message import string_attribute, string_value
+from sqs_workers.outcomes import (
+    DropJob,
+    Outcome,
+    ProcessingResult,
+    RetryJob,
+    outcome_of_result,
+)
+from sqs_workers.sqs.message import string_attribute, string_value
 from sqs_workers.utils import validate_arguments
 
 if TYPE_CHECKING:
     from sqs_workers.queue import GenericQueue
 
+__all__ = [
+    "DEFAULT_CONTEXT_VAR",
+    "DropJob",
+    "Outcome",
+    "ProcessingResult",
+    "Processor",
+    "RetryJob",
+    "outcome_of_result",
+]
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONTEXT_VAR = "context"
-
-
-class RetryJob(Exception):
-    """Raise in a handler to retry the job on purpose (not an error).
-
-    ``backoff_policy`` overrides the queue's backoff for this retry.
-    """
-
-    def __init__(self, backoff_policy: BackoffPolicy | None = None) -> None:
-        self.backoff_policy = backoff_policy
-        super().__init__()
-
-
-class DropJob(Exception):
-    """Raise in a handler to give up on a job: the message is deleted, not retried.
-
-    For jobs that can never succeed (the record they refer to is gone, the
-    payload is invalid). Logged at WARNING with the reason given.
-    """
-
-
-@dataclass(frozen=True)
-class ProcessingResult:
-    """Outcome of one message (or one batch): success, or retry with a backoff."""
-
-    success: bool
-    backoff_policy: BackoffPolicy | None = None
-
-
-Outcome = Union[bool, ProcessingResult]  # noqa: UP007 - a runtime alias
 
 
 @dataclass
@@ -222,11 +208,6 @@ def _inspect_takes_context(cls: Any) -> bool:
         p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
     return len(positional) >= 2
-
-
-def outcome_of_result(result: Any) -> Outcome:
-    """A handler that returned: success, unless it returned a ProcessingResult."""
-    return result if isinstance(result, ProcessingResult) else True
 
 
 def outcome_of_error(

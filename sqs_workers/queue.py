@@ -21,22 +21,22 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from botocore.exceptions import ClientError
 
 from sqs_workers import codecs
-from sqs_workers.acking import Acker
 from sqs_workers.async_task import AsyncTask
 from sqs_workers.backoff_policies import DEFAULT_BACKOFF, BackoffPolicy
 from sqs_workers.batching import BatchingConfiguration, NoBatching
 from sqs_workers.core import BatchProcessingResult, get_job_name
 from sqs_workers.exceptions import FifoParameterMissing, SQSClientError
-from sqs_workers.processors import (
-    DEFAULT_CONTEXT_VAR,
+from sqs_workers.outcomes import (
     Outcome,
     ProcessingResult,
-    Processor,
-    outcome_of_error,
     outcome_of_result,
+    succeeded,
 )
-from sqs_workers.receiving import receive_up_to
-from sqs_workers.sending import (
+from sqs_workers.processors import DEFAULT_CONTEXT_VAR, Processor, outcome_of_error
+from sqs_workers.shutdown_policies import NEVER_SHUTDOWN, ShutdownPolicy
+from sqs_workers.sqs.acking import Acker
+from sqs_workers.sqs.receiving import receive_up_to
+from sqs_workers.sqs.sending import (
     MAX_MESSAGE_LENGTH,
     SEND_BATCH_SIZE,
     Sender,
@@ -44,7 +44,6 @@ from sqs_workers.sending import (
     encode_job,
     job_entry_size,
 )
-from sqs_workers.shutdown_policies import NEVER_SHUTDOWN, ShutdownPolicy
 
 if TYPE_CHECKING:
     from sqs_workers.sqs_env import SQSEnv
@@ -467,7 +466,7 @@ class JobQueue(GenericQueue):
     def process_messages(self, messages: list[Any]) -> Outcome:
         """All of ``messages`` at once; the first failure is the batch's outcome."""
         for _, outcome in self.process_message_list(messages):
-            if not _succeeded(outcome):
+            if not succeeded(outcome):
                 return outcome
         return True
 
@@ -489,10 +488,6 @@ class JobQueue(GenericQueue):
 
 async def _await(awaitable: Any) -> Any:
     return await awaitable
-
-
-def _succeeded(outcome: Outcome) -> bool:
-    return outcome.success if isinstance(outcome, ProcessingResult) else bool(outcome)
 
 
 def _group_by_job_name(messages: list[Any]) -> dict[str | None, list[Any]]:

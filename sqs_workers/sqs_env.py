@@ -17,8 +17,8 @@ from sqs_workers.batching import BatchingConfiguration, NoBatching
 from sqs_workers.core import BatchProcessingResult, RedrivePolicy
 from sqs_workers.processors import DEFAULT_CONTEXT_VAR
 from sqs_workers.queue import GenericQueue, JobQueue, RawQueue
-from sqs_workers.resource import SQSResource
 from sqs_workers.shutdown_policies import NeverShutdown, ShutdownPolicy
+from sqs_workers.sqs.resource import SQSResource
 
 if TYPE_CHECKING:
     from sqs_workers.async_task import AsyncTask

@@ -27,13 +27,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
+from sqs_workers.sqs.limits import MAX_BATCH_ENTRIES
 from sqs_workers.worker.jobs import ASYNC, Job, QueueRuntime
 
 logger = logging.getLogger(__name__)
 
 # SQS returns at most 10 messages per receive: a receiver waits for that
 # much room so that each call is worth it.
-RECEIVE_BATCH = 10
+RECEIVE_BATCH = MAX_BATCH_ENTRIES
 
 
 class Dispatcher:

@@ -18,7 +18,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqs_workers.retrying import call_with_retry
+from sqs_workers.sqs.limits import MAX_BATCH_ENTRIES
+from sqs_workers.sqs.retrying import call_with_retry
 from sqs_workers.worker.dispatcher import Dispatcher
 from sqs_workers.worker.jobs import Job, QueueRuntime
 from sqs_workers.worker.options import HeartbeatOptions
@@ -121,8 +122,9 @@ class Heartbeat:
                 continue
             entries.extend((job, m, seconds) for m in job.all_messages())
         extended = 0
-        for start in range(0, len(entries), 10):
-            extended += self._send(runtime, entries[start : start + 10], now)
+        for start in range(0, len(entries), MAX_BATCH_ENTRIES):
+            batch = entries[start : start + MAX_BATCH_ENTRIES]
+            extended += self._send(runtime, batch, now)
         return extended
 
     def _give_up(self, job: Job, now: float) -> None:

@@ -12,9 +12,9 @@ import inspect
 from collections import deque
 from typing import Any
 
-from sqs_workers.acking import Acker
 from sqs_workers.core import get_job_name
 from sqs_workers.queue import JobQueue, RawQueue
+from sqs_workers.sqs.acking import Acker
 
 # How a job runs: in a worker thread, awaited on the event loop, or as a list
 # of messages handed over at once (BatchMessages queues; in a thread).

@@ -16,8 +16,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-# SQS allows a message to stay invisible at most 12 hours after it was received.
-SQS_MAX_VISIBILITY_SECONDS = 12 * 60 * 60
+from sqs_workers.sqs.limits import MAX_VISIBILITY_SECONDS, MAX_WAIT_SECONDS
+
+SQS_MAX_VISIBILITY_SECONDS = MAX_VISIBILITY_SECONDS
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,10 @@ class WorkerOptions:
             raise ValueError(f"receivers must be >= 1, got {self.receivers}")
         if self.prefetch is not None and self.prefetch < 0:
             raise ValueError(f"prefetch must be >= 0, got {self.prefetch}")
-        if not 0 <= self.wait_seconds <= 20:
+        if not 0 <= self.wait_seconds <= MAX_WAIT_SECONDS:
             raise ValueError(
-                f"wait_seconds must be in [0, 20], got {self.wait_seconds}"
+                f"wait_seconds must be in [0, {MAX_WAIT_SECONDS}], "
+                f"got {self.wait_seconds}"
             )
 
     @property

@@ -14,13 +14,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from botocore.exceptions import ClientError
 
 from sqs_workers.queue import NOT_FOUND_CODES
-from sqs_workers.receiving import receive_messages
-from sqs_workers.retrying import backoff_delay, is_transient
+from sqs_workers.sqs.receiving import receive_messages, receive_up_to
+from sqs_workers.sqs.retrying import backoff_delay, is_transient
 from sqs_workers.worker.dispatcher import Dispatcher
 from sqs_workers.worker.jobs import Job, QueueRuntime
 
@@ -116,7 +115,13 @@ class Receiver:
         received_at = time.monotonic()
         deadline = received_at + (self._visibility or runtime.visibility_timeout)
         if runtime.batch_size:
-            messages = self._receive_list(runtime.batch_size)
+            messages = receive_up_to(
+                runtime.client,
+                runtime.url,
+                runtime.batch_size,
+                self._wait,
+                self._visibility,
+            )
             runtime.looks_drained = len(messages) < runtime.batch_size
             if not messages:
                 return []
@@ -126,23 +131,6 @@ class Receiver:
         )
         runtime.looks_drained = len(messages) < room
         return [Job(runtime, m, received_at, deadline) for m in messages]
-
-    def _receive_list(self, size: int) -> list[Any]:
-        """Up to ``size`` messages for a BatchMessages queue (several calls
-        above 10; only the first long-polls, and a short one ends it)."""
-        runtime = self._runtime
-        received: list[Any] = []
-        wait = self._wait
-        while len(received) < size:
-            asked = min(10, size - len(received))
-            batch = receive_messages(
-                runtime.client, runtime.url, asked, wait, self._visibility
-            )
-            received.extend(batch)
-            if len(batch) < asked:
-                break
-            wait = 0
-        return received
 
     def _pause_after(self, error: BaseException, failures: int) -> None:
         delay = backoff_delay(min(failures, 8), base=0.2)

@@ -23,15 +23,16 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from sqs_workers.acking import Acker
 from sqs_workers.core import BatchProcessingResult
-from sqs_workers.processors import Outcome, ProcessingResult, outcome_of_error
-from sqs_workers.retrying import call_with_retry
+from sqs_workers.outcomes import Outcome, ProcessingResult, succeeded
+from sqs_workers.processors import outcome_of_error
 from sqs_workers.shutdown_policies import (
     NEVER_SHUTDOWN,
     NeverShutdown,
     ShutdownPolicy,
 )
+from sqs_workers.sqs.acking import Acker
+from sqs_workers.sqs.retrying import call_with_retry
 from sqs_workers.worker.dispatcher import Dispatcher
 from sqs_workers.worker.executors import InlineRunner, LoopRunner, ThreadRunners
 from sqs_workers.worker.heartbeat import Heartbeat
@@ -534,9 +535,7 @@ class Worker:
         runtime.queue.record_outcome(
             runtime.acker, self._reports[id(runtime)], message, outcome
         )
-        if isinstance(outcome, ProcessingResult):
-            return outcome.success
-        return bool(outcome)
+        return succeeded(outcome)
 
     def _finish(self, job: Job, success: bool, take_next: bool = False) -> Job | None:
         self._feed_policy()

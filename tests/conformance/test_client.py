@@ -102,7 +102,7 @@ def test_session_refuses_other_services() -> None:
 
 
 def test_session_resource_is_the_client_backed_adapter() -> None:
-    resource_module = pytest.importorskip("sqs_workers.resource")
+    resource_module = pytest.importorskip("sqs_workers.sqs.resource")
     resource = MemorySession().resource("sqs")
     assert isinstance(resource, resource_module.SQSResource)
 

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from sqs_workers import create_standard_queue
-from sqs_workers.acking import Acker
+from sqs_workers.sqs.acking import Acker
 
 from .helpers import CallCounter, queue_counts, running_worker, wait_until
 

@@ -21,12 +21,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqs_workers.message import Message
-from sqs_workers.retrying import call_with_retry
+from sqs_workers.sqs.limits import MAX_BATCH_ENTRIES
+from sqs_workers.sqs.message import Message
+from sqs_workers.sqs.retrying import call_with_retry
 
 logger = logging.getLogger(__name__)
 
-SQS_BATCH_LIMIT = 10
+SQS_BATCH_LIMIT = MAX_BATCH_ENTRIES
 
 
 class Acker:

@@ -16,12 +16,13 @@ from collections.abc import Callable
 from typing import Any
 
 from sqs_workers.exceptions import MessageTooLarge, SQSError
-from sqs_workers.retrying import call_with_retry
+from sqs_workers.sqs.limits import MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES
+from sqs_workers.sqs.retrying import call_with_retry
 
 logger = logging.getLogger(__name__)
 
-SEND_BATCH_SIZE = 10
-MAX_MESSAGE_LENGTH = 1048576  # 1 MiB, per message and per batch request
+SEND_BATCH_SIZE = MAX_BATCH_ENTRIES
+MAX_MESSAGE_LENGTH = MAX_MESSAGE_BYTES  # per message and per batch request
 
 
 class SQSBatchError(SQSError):

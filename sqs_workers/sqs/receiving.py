@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqs_workers.message import Message
+from sqs_workers.sqs.limits import MAX_BATCH_ENTRIES
+from sqs_workers.sqs.message import Message
 
-# SQS returns at most 10 messages per ReceiveMessage call.
-MAX_RECEIVE = 10
+MAX_RECEIVE = MAX_BATCH_ENTRIES
 _ALL = ["All"]
 
 
@@ -33,21 +33,24 @@ def receive_messages(
 
 
 def receive_up_to(
-    client: Any, queue_url: str, max_messages: int, wait_seconds: float
+    client: Any,
+    queue_url: str,
+    max_messages: int,
+    wait_seconds: float,
+    visibility_timeout: int | None = None,
 ) -> list[Message]:
     """Receive up to ``max_messages``, with several calls when it exceeds 10.
 
     Only the first call long-polls; the loop ends as soon as a call returns
-    fewer than 10 messages (the queue has nothing more to give right now).
+    fewer than it asked for (the queue has nothing more to give right now).
     """
     received: list[Message] = []
     wait = wait_seconds
     while len(received) < max_messages:
-        batch = receive_messages(
-            client, queue_url, min(MAX_RECEIVE, max_messages - len(received)), wait
-        )
+        asked = min(MAX_RECEIVE, max_messages - len(received))
+        batch = receive_messages(client, queue_url, asked, wait, visibility_timeout)
         received.extend(batch)
-        if len(batch) < MAX_RECEIVE:
+        if len(batch) < asked:
             break
         wait = 0
     return received

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from sqs_workers.retrying import backoff_delay, call_with_retry, is_transient
+from sqs_workers.sqs.retrying import backoff_delay, call_with_retry, is_transient
 
 
 def client_error(code: str, status: int = 400) -> ClientError:

@@ -7,7 +7,7 @@ from typing import Any
 from sqs_testing import CallCounter
 
 from sqs_workers import SQSEnv, create_standard_queue
-from sqs_workers.acking import Acker
+from sqs_workers.sqs.acking import Acker
 
 
 def fill(sqs: SQSEnv, name: str, count: int) -> Any:

@@ -7,7 +7,7 @@ from sqs_testing import CallCounter
 
 from sqs_workers import SQSEnv, create_standard_queue
 from sqs_workers.exceptions import MessageTooLarge
-from sqs_workers.sending import MAX_MESSAGE_LENGTH, encode_job, entry_size
+from sqs_workers.sqs.sending import MAX_MESSAGE_LENGTH, encode_job, entry_size
 
 
 def test_entry_size_counts_body_and_attributes_in_utf8_bytes() -> None:

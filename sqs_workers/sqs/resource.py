@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqs_workers.message import Message
+from sqs_workers.sqs.message import Message
 
 
 class SQSResource:
