@@ -29,7 +29,12 @@ from sqs_workers.exceptions import (
     FifoParameterMissing,
     SQSClientError,
 )
-from sqs_workers.middleware import JobRun, MessageRefused, MiddlewareStack
+from sqs_workers.middleware import (
+    JobRun,
+    MessageRefused,
+    MiddlewareStack,
+    OutgoingMessage,
+)
 from sqs_workers.outcomes import Outcome, acknowledge, succeeded
 from sqs_workers.processors import DEFAULT_CONTEXT_VAR, Processor
 from sqs_workers.shutdown_policies import NEVER_SHUTDOWN, ShutdownPolicy
@@ -226,6 +231,20 @@ class GenericQueue:
             self._sender_instance = Sender(self.client, self.get_queue_url, self.name)
         return self._sender_instance
 
+    def _send(self, job_name: str | None, entry: dict[str, Any]) -> str | None:
+        """Send ``entry`` once every ``before_send`` hook has seen it.
+
+        A hook that raises stops the send (nothing is queued, the caller
+        sees why): a message that should have been signed must not leave
+        unsigned.
+        """
+        hooks = self.env.middleware_stack.before_send
+        if hooks:
+            outgoing = OutgoingMessage(self.name, job_name, entry)
+            for middleware in hooks:
+                middleware.before_send(outgoing)
+        return self._sender.send(entry)
+
     def _add_routing(
         self,
         entry: dict[str, Any],
@@ -324,7 +343,7 @@ class RawQueue(GenericQueue):
             deduplication_id,
             group_id if self.is_fifo else None,
         )
-        return self._sender.send(entry)
+        return self._send(None, entry)
 
     def process_message(self, message: Any) -> Outcome:
         return self._run_raw([message], message)
@@ -464,6 +483,8 @@ class JobQueue(GenericQueue):
         """Send an already-encoded job."""
         entry = encode_job(job_name, message_body, job_context, content_type)
         self._add_routing(entry, delay_seconds, deduplication_id, group_id)
+        if self.env.middleware_stack.before_send:
+            return self._send(job_name, entry)
         size = job_entry_size(job_name, message_body, job_context, content_type)
         return self._sender.send(entry, size)
 

@@ -9,9 +9,12 @@ knows what to extend and the dispatcher knows what has gone stale.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqs_workers.sqs.acking import Acker
+
+if TYPE_CHECKING:
+    from sqs_workers.worker.protocol import WorkerQueue
 
 # How a job runs: in a worker thread, awaited on the event loop, or as a list
 # of messages handed over at once (BatchMessages queues; in a thread).
@@ -24,7 +27,7 @@ class QueueRuntime:
     """One queue as one worker sees it: where it is, and what it holds."""
 
     def __init__(
-        self, queue: Any, url: str, visibility_timeout: int, acker: Acker
+        self, queue: WorkerQueue, url: str, visibility_timeout: int, acker: Acker
     ) -> None:
         self.queue = queue
         self.name: str = queue.name

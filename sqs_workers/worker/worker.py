@@ -128,12 +128,25 @@ class Worker:
 
         Raises the error of a queue that does not exist (at start or later).
         """
+        stacks = self._middleware_stacks()
+        for stack in stacks:
+            stack.call("worker_started", self)
         try:
             self._run()
         finally:
             self.finished.set()
+            for stack in stacks:
+                stack.call("worker_stopped", self)
         if self._fatal is not None:
             raise self._fatal
+
+    def _middleware_stacks(self) -> list[Any]:
+        """The middleware of each distinct env among the queues."""
+        stacks: dict[int, Any] = {}
+        for queue in self.queues:
+            stack = queue.middleware_stack
+            stacks.setdefault(id(stack), stack)
+        return list(stacks.values())
 
     def stop(self, cold: bool = False, wait: float | None = None) -> bool:
         """Ask the worker to stop, from any thread (not from a signal handler).
