@@ -88,8 +88,14 @@ def child_round(directory: str, jobs: int, noop: bool = False) -> float:
     env = {**os.environ, "PYTHONPATH": directory}
     flags = ["--noop"] if noop else []
     out = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), "--child", "--jobs", str(jobs)]
-        + flags,
+        [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--child",
+            "--jobs",
+            str(jobs),
+            *flags,
+        ],
         env=env,
         capture_output=True,
         text=True,
