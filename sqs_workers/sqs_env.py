@@ -15,6 +15,7 @@ from sqs_workers import codecs, context, processors
 from sqs_workers.backoff_policies import DEFAULT_BACKOFF, BackoffPolicy
 from sqs_workers.batching import BatchingConfiguration, NoBatching
 from sqs_workers.core import BatchProcessingResult, RedrivePolicy
+from sqs_workers.memory_sqs import MemorySession
 from sqs_workers.processors import DEFAULT_CONTEXT_VAR
 from sqs_workers.queue import GenericQueue, JobQueue, RawQueue
 from sqs_workers.shutdown_policies import NeverShutdown, ShutdownPolicy
@@ -53,6 +54,8 @@ class SQSEnv:
 
     def __post_init__(self) -> None:
         codecs.get_codec(self.codec)  # an unknown codec fails here, not at send
+        if isinstance(self.session, type):
+            self.session = _session_from_class(self.session)
         if self.context is None:
             self.context = self.context_maker()
         config = BotoConfig(
@@ -198,3 +201,18 @@ class SQSEnv:
         self, dead_letter_queue_name: str, max_receive_count: int
     ) -> RedrivePolicy:
         return RedrivePolicy(self, dead_letter_queue_name, max_receive_count)
+
+
+def _session_from_class(cls: type) -> Any:
+    """``SQSEnv(MemorySession)`` (the class, a natural slip): an instance of it.
+
+    Any other class fails now, saying what to write, rather than later with
+    a missing ``self`` in ``client()``.
+    """
+    if issubclass(cls, MemorySession):
+        return cls()
+    name = f"{cls.__module__}.{cls.__qualname__}"
+    raise TypeError(
+        f"SQSEnv(session=...) takes a session object, not the class {name}; "
+        f"write SQSEnv(session={cls.__qualname__}(...))"
+    )
