@@ -170,7 +170,7 @@ class SQSTestKit:
         url = self._url(queue)
         policy = self.env.sqs_client.get_queue_attributes(
             QueueUrl=url, AttributeNames=["RedrivePolicy"]
-        )["Attributes"].get("RedrivePolicy")
+        ).get("Attributes", {}).get("RedrivePolicy")
         if not policy:
             raise LookupError(
                 f"queue {url.rsplit('/', 1)[-1]!r} has no dead-letter queue; give "
