@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Any
 
 from sqs_workers.memory_sqs import FakeClock
+from sqs_workers.middleware import MiddlewareStack
 from sqs_workers.queue import GenericQueue
 from sqs_workers.sqs.resource import SQSResource
 from sqs_workers.sqs_env import SQSEnv
@@ -168,9 +169,13 @@ class SQSTestKit:
     def dead_letter_queue_name(self, queue: str | GenericQueue) -> str:
         """The name (without the env's prefix) of the DLQ of ``queue``."""
         url = self._url(queue)
-        policy = self.env.sqs_client.get_queue_attributes(
-            QueueUrl=url, AttributeNames=["RedrivePolicy"]
-        ).get("Attributes", {}).get("RedrivePolicy")
+        policy = (
+            self.env.sqs_client.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["RedrivePolicy"]
+            )
+            .get("Attributes", {})
+            .get("RedrivePolicy")
+        )
         if not policy:
             raise LookupError(
                 f"queue {url.rsplit('/', 1)[-1]!r} has no dead-letter queue; give "
@@ -256,6 +261,9 @@ class _EnvSwitch:
             for name, queue in env.queues.items()
         }
         self.context = env.context.to_dict()
+        # A copy, so the kit's recorder goes away with it.
+        self.middleware = env.middleware_stack
+        env.middleware_stack = MiddlewareStack(list(self.middleware))
         client = backend.client()
         env.session = backend.session()
         env.sqs_client = client
@@ -277,6 +285,7 @@ class _EnvSwitch:
             for attr, value in caches.items():
                 setattr(env.queues[name], attr, value)
         env.context.set(**self.context)
+        env.middleware_stack = self.middleware
 
 
 def _forget_location(queue: GenericQueue) -> None:

@@ -33,6 +33,7 @@ class JobError:
     queue_name: str
     job_name: str | None
     exception: BaseException
+    kwargs: Any = None  # the job's decoded arguments (None if not decoded)
 
     def __repr__(self) -> str:
         return f"JobError({self.queue_name!r}, {self.job_name!r}, {self.exception!r})"
@@ -96,9 +97,7 @@ def run_until_idle(
                 busy = True
                 rounds += 1
                 result.rounds += 1
-                ended = recorder.take(
-                    queue.name, batch.succeeded_count(), batch.failed_count()
-                )
+                ended = recorder.take()
                 _record(result, ended, raise_errors)
                 if rounds > max_rounds:
                     raise _runaway(max_rounds, queue, ended)
@@ -141,20 +140,23 @@ def _record(result: RunResult, ended: list[JobEnded], raise_errors: bool) -> Non
         if job.kind == ERROR and job.exception is not None:
             if raise_errors:
                 raise job.exception
-            result.errors.append(JobError(job.queue_name, job.job_name, job.exception))
+            result.errors.append(
+                JobError(job.queue_name, job.job_name, job.exception, job.kwargs)
+            )
         elif job.kind == REFUSED:
             error = _not_processed(job)
             if raise_errors:
                 raise error
-            result.errors.append(JobError(job.queue_name, job.job_name, error))
+            result.errors.append(
+                JobError(job.queue_name, job.job_name, error, job.kwargs)
+            )
 
 
 def _not_processed(job: JobEnded) -> JobNotProcessed:
-    reason = f": {job.exception}" if job.exception is not None else ""
+    # The refusal says why (no processor, a content type not accepted, a
+    # middleware's check) and what to do.
     return JobNotProcessed(
-        f"job {job.job_name!r} on queue {job.queue_name!r} was not run{reason}. "
-        "Is a processor registered for it on this queue "
-        f"(@queue.processor({job.job_name!r}))?"
+        f"job {job.job_name!r} on queue {job.queue_name!r} was not run: {job.exception}"
     )
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from botocore.exceptions import ClientError
 
-from sqs_workers.queue import NOT_FOUND_CODES
+from sqs_workers.exceptions import NOT_FOUND_CODES
 from sqs_workers.sqs.receiving import receive_messages, receive_up_to
 from sqs_workers.sqs.retrying import backoff_delay, is_transient
 from sqs_workers.worker.dispatcher import Dispatcher

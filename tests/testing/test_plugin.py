@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from typing import Any
 
 import pytest
 
@@ -140,17 +141,26 @@ def test_an_unknown_backend_is_a_usage_error(
 
 
 def test_a_kit_without_pytest_switches_an_env_and_gives_it_back() -> None:
+    from sqs_workers.middleware import Middleware
     from sqs_workers.testing import Job, SQSTestKit
 
-    env = SQSEnv(MemorySession(), queue_prefix="mine_")
+    class Seen(Middleware):
+        jobs: list[str] = []
+
+        def before_job(self, job: Any) -> None:
+            self.jobs.append(job.job_name)
+
+    env = SQSEnv(MemorySession(), queue_prefix="mine_", middleware=[Seen()])
     env.queue("q").connect_processor("hi", lambda: None)
-    client = env.sqs_client
+    client, stack = env.sqs_client, env.middleware_stack
     with SQSTestKit(env) as kit:
         assert env.sqs_client is not client
         env.queue("q").add_job("hi")
         assert kit.jobs("q") == [Job("hi")]
         assert kit.run_until_idle().outcomes == {"success": 1}
+    assert Seen.jobs == ["hi"]  # the env's own middleware ran in the kit
     assert env.sqs_client is client
+    assert env.middleware_stack is stack and len(stack) == 1
     assert env.get_all_known_queues() == []  # the kit's queues lived elsewhere
 
 
