@@ -1,6 +1,6 @@
 """Testing jobs: an in-memory SQS on a fake clock, run-until-idle, inspection.
 
-Usable with any test runner; the pytest plugin (``sqs_workers.pytest_plugin``,
+Usable with any test runner; the pytest plugin (``sqs_workers.testing.pytest_plugin``,
 installed with the package) wraps it in fixtures. See the README, "Testing
 your jobs".
 """
