@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from sqs_workers.testing import Job
-from tests.testing.conftest import RunTests
+
+# run_tests/run_memory_tests (conftest.py): run a test module, as a user would.
+RunTests = Callable[..., pytest.RunResult]
 
 
 def test_jobs_decode_name_arguments_context_and_group(run_tests: RunTests) -> None:

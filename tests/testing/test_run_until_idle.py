@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from tests.testing.conftest import RunTests
+from collections.abc import Callable
+
+import pytest
+
+# run_tests/run_memory_tests (conftest.py): run a test module, as a user would.
+RunTests = Callable[..., pytest.RunResult]
 
 
 def test_runs_every_job_and_the_jobs_those_enqueue(run_tests: RunTests) -> None:

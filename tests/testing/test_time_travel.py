@@ -6,9 +6,12 @@ that ask for ``sqs_clock`` are skipped.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from tests.testing.conftest import RunTests
+# run_tests/run_memory_tests (conftest.py): run a test module, as a user would.
+RunTests = Callable[..., pytest.RunResult]
 
 
 def test_a_delayed_job_runs_once_its_delay_is_over(run_memory_tests: RunTests) -> None:
