@@ -44,8 +44,10 @@ class RunResult:
     """What one ``run_until_idle`` call did.
 
     ``outcomes`` counts jobs by how they ended (``"success"``, ``"retry"``,
-    ``"drop"``, ``"error"``, ``"refused"``); ``errors`` holds the handlers'
-    exceptions when they were collected rather than raised.
+    ``"drop"``, ``"error"``, ``"refused"``); a job is one handler call, so a
+    ``BatchMessages`` list counts once. ``errors`` holds the handlers'
+    exceptions when they were collected rather than raised; ``rounds`` the
+    batches received.
     """
 
     outcomes: Counter[str] = field(default_factory=Counter)

@@ -218,3 +218,40 @@ def test_moves_jobs_failing_past_max_receive_count_to_the_dlq(
         """
     )
     result.assert_outcomes(passed=1)
+
+
+def test_runs_async_handlers_and_message_lists_as_a_worker_does(
+    run_tests: RunTests,
+) -> None:
+    result = run_tests(
+        """
+        from sqs_workers.batching import BatchMessages
+
+        def test_kinds(sqs_env, sqs_kit):
+            sqs_kit.create_queue("a")
+            sqs_kit.create_queue("lists")
+            a = sqs_env.queue("a")
+            lists = sqs_env.queue("lists", batching_policy=BatchMessages(10))
+            seen = []
+
+            @a.processor("ping")
+            async def ping(n):
+                seen.append(("ping", n))
+
+            @lists.processor("sum")
+            def add_up(jobs):
+                seen.append(("sum", sorted(job["n"] for job in jobs)))
+
+            ping.delay(n=1)
+            with lists.add_batch():
+                for n in range(3):
+                    lists.add_job("sum", n=n)
+
+            result = sqs_kit.run_until_idle()
+
+            # One handler call for the list: one outcome.
+            assert result.outcomes == {"success": 2}
+            assert sorted(seen) == [("ping", 1), ("sum", [0, 1, 2])]
+        """
+    )
+    result.assert_outcomes(passed=1)
