@@ -78,9 +78,12 @@ class Processor:
         """Run the job of one message; its outcome (see ``sqs_workers.outcomes``)."""
         queue = self.queue
         job = JobRun(queue.name, self.job_name, [message])
-        stack = queue.env.middleware_stack
+        env = queue.env
+        stack = env.middleware_stack
         try:
-            running.check(job, stack, queue.env.accepted_content_types)
+            accepted = env.accepted_content_types
+            if accepted is not None or stack.before_decode:
+                running.check(job, stack, accepted)
             call = self._prepare(job, message)
             result = running.call_sync(job, stack, call)
         except Exception as error:

@@ -58,7 +58,7 @@ class SQSEnv:
     # content types workers decode; None: what this env's producers write
     # (see accepted_content_types).
     accept_content: Collection[str] | None = None
-    _accepted: frozenset[str] = field(init=False, repr=False, default=frozenset())
+    _accepted: frozenset[str] | None = field(init=False, repr=False, default=None)
     _accepted_for: str | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
@@ -69,7 +69,6 @@ class SQSEnv:
         if self.accept_content is not None:
             for content_type in self.accept_content:
                 codecs.get_codec(content_type)  # a typo fails here too
-            self._accepted = frozenset(self.accept_content)
         if self.context is None:
             self.context = self.context_maker()
         config = BotoConfig(
@@ -93,7 +92,7 @@ class SQSEnv:
         self.middleware_stack.add(middleware)
 
     @property
-    def accepted_content_types(self) -> frozenset[str]:
+    def accepted_content_types(self) -> frozenset[str] | None:
         """The content types workers of this env decode; others are refused.
 
         ``accept_content`` when given. Otherwise what this env's producers
@@ -101,12 +100,17 @@ class SQSEnv:
         types when the env's codec is a pickle one (such an env already
         trusts pickle; the two differ only in protocol version). So a json
         env refuses pickle, and a default env works as the original did.
+        None: every registered content type is accepted (no check needed).
         """
-        if self.accept_content is None:
-            codec = self.codec
-            if codec != self._accepted_for:
-                self._accepted = _default_accepted(codec)
-                self._accepted_for = codec
+        if self.codec is not self._accepted_for:
+            accepted = (
+                frozenset(self.accept_content)
+                if self.accept_content is not None
+                else _default_accepted(self.codec)
+            )
+            everything = accepted >= codecs.CONTENT_TYPES_CODECS.keys()
+            self._accepted = None if everything else accepted
+            self._accepted_for = self.codec
         return self._accepted
 
     def queue(

@@ -48,9 +48,9 @@ def layer_of(module: str) -> int:
     best = None
     for index, members in enumerate(LAYERS):
         for member in members:
-            if module == member or module.startswith(member + "."):
-                if best is None or len(member) > best[1]:
-                    best = (index, len(member))
+            matches = module == member or module.startswith(member + ".")
+            if matches and (best is None or len(member) > best[1]):
+                best = (index, len(member))
     if best is None:
         raise AssertionError(f"sqs_workers.{module} has no layer in LAYERS")
     return best[0]
