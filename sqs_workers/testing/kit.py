@@ -49,7 +49,6 @@ class SQSTestKit:
         self.outcomes: Counter[str] = Counter()
         # On a shared server each kit gets its own queue names.
         prefix = "" if self.backend.name == "memory" else f"t{uuid.uuid4().hex[:8]}_"
-        self._prefix = prefix
         self._switch: _EnvSwitch | None = None
         if env is None:
             self.env = SQSEnv(

@@ -164,6 +164,20 @@ def test_a_kit_without_pytest_switches_an_env_and_gives_it_back() -> None:
     assert env.get_all_known_queues() == []  # the kit's queues lived elsewhere
 
 
+def test_a_kit_without_pytest_on_a_server_cleans_up_its_queues(
+    moto_server: str,
+) -> None:
+    from sqs_workers.testing import Job, SQSTestKit
+
+    with SQSTestKit.server(moto_server) as kit:
+        kit.create_queue("q")
+        kit.env.queue("q").add_job("hi", n=1)
+        assert kit.jobs("q") == [Job("hi", {"n": 1})]
+        prefix = kit.env.queue_prefix
+    assert prefix.startswith("t")
+    assert kit.env.get_all_known_queues() == []
+
+
 def test_sqs_env_given_the_memory_session_class_makes_one() -> None:
     env = SQSEnv(MemorySession)  # type: ignore[arg-type]
     assert isinstance(env.session, MemorySession)
