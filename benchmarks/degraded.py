@@ -6,7 +6,8 @@
 A share of the worker's SQS calls fail (``--rate``, 30% by default): some
 refused before anything happened (throttling, 500), some done by SQS with the
 answer lost on the way back (a read timeout). In memory, one worker at
-``--concurrency`` on a queue with a ``--visibility`` second timeout; it runs
+``--concurrency`` on a queue with a ``--visibility`` second timeout, each of
+the worker's calls held ``--latency-ms`` (a round trip, 15 ms by default); it runs
 until every job ran and the queue is empty. Prints jobs sent, runs, jobs run
 twice (target: at most 1% of jobs), jobs never run (target: none) and
 whether the worker raised (target: never).
@@ -32,6 +33,9 @@ def main() -> None:
     parser.add_argument("--visibility", type=int, default=5)
     parser.add_argument("--rate", type=float, default=0.3)
     parser.add_argument("--job-ms", type=float, default=5.0, help="mean job time")
+    parser.add_argument(
+        "--latency-ms", type=float, default=15.0, help="round trip of each call"
+    )
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--seeds", type=int, default=3, help="runs, one per seed")
     args = parser.parse_args()
@@ -40,7 +44,7 @@ def main() -> None:
     print(
         f"degraded SQS: {args.jobs} jobs of ~{args.job_ms:g} ms, concurrency "
         f"{args.concurrency}, visibility {args.visibility}s, {args.rate:.0%} of "
-        "calls failing (in memory)",
+        f"calls failing, each call {args.latency_ms:g} ms (in memory)",
         flush=True,
     )
     worst = 0.0
@@ -53,6 +57,7 @@ def main() -> None:
             job_seconds=args.job_ms / 1000,
             timeout=args.timeout,
             seed=seed,
+            latency=args.latency_ms / 1000,
         )
         print(f"  seed {seed}: {figures.summary()}", flush=True)
         share = figures.duplicated / figures.jobs

@@ -40,6 +40,11 @@ class FaultInjector:
     Of the failures, ``lost_share`` happen after the call went through (the
     answer is lost); the rest are refused before (throttling or 500).
     ``actions`` limits it to those operation names (None: every call).
+    ``latency``: seconds every call is held first, as a round trip to a real
+    endpoint would (failures and retries then cost time, as they do there).
+    ``failure_seconds``: how long a failing call takes before it raises, as
+    botocore's own retries of a 5xx or throttling answer, or a read timeout,
+    take a while in real life.
     """
 
     def __init__(
@@ -49,8 +54,12 @@ class FaultInjector:
         lost_share: float = 0.3,
         actions: set[str] | None = None,
         seed: int = 14,
+        latency: float = 0.0,
+        failure_seconds: float = 0.0,
     ) -> None:
         self.rate = rate
+        self.latency = latency
+        self.failure_seconds = failure_seconds
         self.lost_share = lost_share
         self.actions = actions
         self.enabled = True
@@ -67,6 +76,8 @@ class FaultInjector:
             return self._random.random()
 
     def _before(self, model: Any, context: dict[str, Any], **_: Any) -> None:
+        if self.latency and self.enabled:
+            time.sleep(self.latency)
         draw = self._draw(model.name)
         if draw is None or draw >= self.rate:
             return
@@ -75,6 +86,8 @@ class FaultInjector:
             return
         with self._lock:
             self.injected[f"{model.name} refused"] += 1
+        if self.failure_seconds:
+            time.sleep(self.failure_seconds)
         if draw < self.rate * (1 + self.lost_share) / 2:
             raise client_error("ThrottlingException", 400, model.name)
         raise client_error("InternalError", 500, model.name)
@@ -83,6 +96,8 @@ class FaultInjector:
         if context.pop("sqs_faults_lose_answer", False):
             with self._lock:
                 self.injected[f"{model.name} answer lost"] += 1
+            if self.failure_seconds:
+                time.sleep(self.failure_seconds)
             raise ReadTimeoutError(endpoint_url="injected: answer lost")
 
 
@@ -115,12 +130,16 @@ def run_degraded(
     timeout: float = 120.0,
     seed: int = 14,
     faults_at_start: bool = True,
+    latency: float = 0.0,
+    failure_seconds: float = 0.0,
 ) -> DegradedFigures:
     """Send ``jobs`` jobs, run them with one worker whose SQS calls fail at
     ``rate``, wait until every job ran and the queue is empty (or
     ``timeout``), and count what ran twice and what never ran.
     ``faults_at_start=False`` spares the start-up calls (to compare with an
-    engine that cannot start under faults)."""
+    engine that cannot start under faults). ``latency``: seconds each of the
+    worker's calls takes (a round trip); ``failure_seconds``: how long a
+    failing one takes."""
     session = MemorySession()
     producer = SQSEnv(session=session, queue_prefix="degraded_")
     create_standard_queue(producer, "jobs", visibility_timeout=visibility)
@@ -144,7 +163,13 @@ def run_degraded(
     worker_env = SQSEnv(session=session, queue_prefix="degraded_")
     worker_queue = worker_env.queue("jobs")
     worker_queue.processor("job")(job)
-    faults = FaultInjector(worker_env.sqs_client, rate, seed=seed)
+    faults = FaultInjector(
+        worker_env.sqs_client,
+        rate,
+        seed=seed,
+        latency=latency,
+        failure_seconds=failure_seconds,
+    )
     faults.enabled = faults_at_start
     worker = Worker(worker_queue, concurrency=concurrency, wait_seconds=1)
     error: list[BaseException] = []
