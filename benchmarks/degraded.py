@@ -7,10 +7,11 @@ A share of the worker's SQS calls fail (``--rate``, 30% by default): some
 refused before anything happened (throttling, 500), some done by SQS with the
 answer lost on the way back (a read timeout). In memory, one worker at
 ``--concurrency`` on a queue with a ``--visibility`` second timeout, each of
-the worker's calls held ``--latency-ms`` (a round trip, 15 ms by default); it runs
-until every job ran and the queue is empty. Prints jobs sent, runs, jobs run
-twice (target: at most 1% of jobs), jobs never run (target: none) and
-whether the worker raised (target: never).
+the worker's calls held ``--latency-ms`` (a round trip, 15 ms by default) and
+a failing one ``--failure-ms`` more (botocore's own retries, a read timeout);
+it runs until every job ran and the queue is empty. Prints jobs sent, runs,
+jobs run twice (target: at most 1% of jobs), jobs never run (target: none)
+and whether the worker raised (target: never).
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ def main() -> None:
     parser.add_argument(
         "--latency-ms", type=float, default=15.0, help="round trip of each call"
     )
+    parser.add_argument(
+        "--failure-ms", type=float, default=0.0, help="time a failing call takes"
+    )
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--seeds", type=int, default=3, help="runs, one per seed")
     args = parser.parse_args()
@@ -44,7 +48,8 @@ def main() -> None:
     print(
         f"degraded SQS: {args.jobs} jobs of ~{args.job_ms:g} ms, concurrency "
         f"{args.concurrency}, visibility {args.visibility}s, {args.rate:.0%} of "
-        f"calls failing, each call {args.latency_ms:g} ms (in memory)",
+        f"calls failing, each call {args.latency_ms:g} ms, a failing one "
+        f"{args.latency_ms + args.failure_ms:g} ms (in memory)",
         flush=True,
     )
     worst = 0.0
@@ -58,6 +63,7 @@ def main() -> None:
             timeout=args.timeout,
             seed=seed,
             latency=args.latency_ms / 1000,
+            failure_seconds=args.failure_ms / 1000,
         )
         print(f"  seed {seed}: {figures.summary()}", flush=True)
         share = figures.duplicated / figures.jobs
