@@ -149,14 +149,22 @@ class Acker:
 
     def guard(self, job: Any) -> None:
         """Keep ``job`` (a finished one) in the heartbeat's care while its
-        delete is on its way; forgotten once every delete is settled."""
-        if self._max_delay is None:
+        delete is on its way; forgotten once every delete is settled.
+
+        ``job``: the worker's ``Job`` (``message``, ``messages`` for a list,
+        ``deadline`` and ``capped``, which the heartbeat reads and updates).
+        """
+        unsettled = self._unsettled
+        if not unsettled:  # nothing pending (or not the worker's acker)
             return
+        messages = job.messages
         with self._lock:
-            unsettled = self._unsettled
-            if not unsettled:
+            if messages is None:  # one message: the common case
+                key = id(job.message)
+                if key in unsettled:
+                    self._guards[key] = job
                 return
-            for message in job.all_messages():
+            for message in messages:
                 key = id(message)
                 if key in unsettled:
                     self._guards[key] = job

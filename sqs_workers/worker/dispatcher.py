@@ -183,11 +183,13 @@ class Dispatcher:
             return [], []
         startable: list[Job] = []
         stale: list[Job] = []
-        now = self._clock()
+        now = None
         while self._running < self._concurrency:
             job = self._next_ready()
             if job is None:
                 break
+            if now is None:
+                now = self._clock()
             if job.deadline - now < self._margin(job.runtime):
                 self._drop_stale(job, stale)
                 continue

@@ -154,6 +154,7 @@ def test_guarded_jobs_are_released_once_their_delete_is_confirmed(
     class Job:
         deadline = 0.0
         capped = False
+        messages = None
 
         def __init__(self, message: Message) -> None:
             self.message = message
