@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from typing import Any
 
 from sqs_workers import create_standard_queue
@@ -135,3 +136,49 @@ def test_timed_acker_loses_nothing_under_concurrent_adds() -> None:
         thread.join()
     acker.close()
     assert sorted(sent) == sorted(f"r{n}" for n in range(8000))
+
+
+def test_a_stop_mid_drain_acks_each_run_job_once_and_loses_nothing(
+    sqs: Any, backend: str
+) -> None:
+    # Issue 9/14: acks in flight in parallel, a warm stop at full speed.
+    # Every job that ran is deleted exactly once; every other message is
+    # receivable again at once (released), none left invisible or deleted.
+    count = 400 if backend == "memory" else 40
+    create_standard_queue(sqs, "drain", visibility_timeout=30)
+    queue = sqs.queue("drain")
+    ran: list[str] = []
+    lock = threading.Lock()
+
+    @queue.processor("job")
+    def job(n: int) -> None:
+        with lock:
+            ran.append(str(n))
+        time.sleep(0.002)
+
+    with queue.add_batch():
+        for n in range(count):
+            job.delay(n=n)
+    deleted: Counter[str] = Counter()
+    handles: dict[str, str] = {}
+
+    def remember(parsed: dict[str, Any], **_: Any) -> None:
+        for message in parsed.get("Messages", ()):
+            handles[message["ReceiptHandle"]] = message["MessageId"]
+
+    def count_deletes(params: dict[str, Any], **_: Any) -> None:
+        for entry in params.get("Entries", ()):
+            deleted[handles[entry["ReceiptHandle"]]] += 1
+
+    events = queue.client.meta.events
+    events.register("after-call.sqs.ReceiveMessage", remember)
+    # The API's own parameters (see CallCounter).
+    events.register("before-parameter-build.sqs.DeleteMessageBatch", count_deletes)
+    if backend == "memory":
+        events.register("before-call.sqs.DeleteMessageBatch", count_deletes)
+    with running_worker(queue, concurrency=8, wait_seconds=0):
+        wait_until(lambda: len(ran) >= count // 2, what="half the jobs")
+    assert len(ran) < count, "stopped too late to be a stop mid-drain"
+    assert all(times == 1 for times in deleted.values())
+    assert len(deleted) == len(ran) == len(set(ran))
+    assert queue_counts(queue) == (count - len(ran), 0)
