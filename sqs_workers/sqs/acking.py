@@ -52,6 +52,9 @@ RETRY_FOR = 30.0
 # Without the worker (process_batch, drain_queue) the caller waits through
 # the retries and no heartbeat protects anything: try for less long.
 SYNC_RETRY_FOR = 5.0
+# Once closed (the worker is stopping), retries end this long after close():
+# a stop during an outage must not outlast a supervisor's kill timeout.
+CLOSE_RETRY_FOR = 10.0
 RETRY_BASE = 0.05
 RETRY_CAP = 2.0
 
@@ -104,6 +107,7 @@ class Acker:
         self._retries: list[tuple[float, int, Batch]] = []  # a heap on due time
         self._sequence = itertools.count()
         self._closed = False
+        self._give_up_at = float("inf")  # monotonic; set by close()
         # Timed mode: ids of messages whose delete is not confirmed yet, and
         # the finished jobs the heartbeat keeps invisible meanwhile.
         self._unsettled: set[int] = set()
@@ -212,6 +216,7 @@ class Acker:
         """
         with self._lock:
             self._closed = True
+            self._give_up_at = time.monotonic() + CLOSE_RETRY_FOR
             self._wakeup.notify_all()
             flusher = self._flusher
         if flusher is not None:
@@ -375,9 +380,10 @@ class Acker:
                 }
                 for i, (m, t) in enumerate(items)
             ]
+        now = time.monotonic()
         if not batch.attempt:
-            batch.first = time.monotonic()
-        last = time.monotonic() - batch.first >= self._retry_for
+            batch.first = now
+        last = now - batch.first >= self._retry_for or now >= self._give_up_at
         try:
             response = call(QueueUrl=self._queue_url, Entries=entries)
         except Exception as error:

@@ -14,6 +14,7 @@ from sqs_faults import Concurrent, FailEntries, client_error
 from sqs_testing import CallCounter
 
 from sqs_workers import SQSEnv, create_standard_queue
+from sqs_workers.sqs import acking
 from sqs_workers.sqs.acking import Acker
 from sqs_workers.sqs.message import Message
 
@@ -171,3 +172,27 @@ def test_guarded_jobs_are_released_once_their_delete_is_confirmed(
     release.set()
     acker.close()
     assert acker.guarded() == 0
+
+
+def test_close_during_an_outage_gives_up_in_bounded_time(
+    sqs: SQSEnv, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A stop while SQS refuses every delete must not hang: retries end a
+    # bounded time after close() (10 s; shortened here), logged.
+    monkeypatch.setattr(acking, "CLOSE_RETRY_FOR", 0.3)
+    queue, messages = received(sqs, "outage", 3)
+    client = sqs.sqs_client
+
+    def refuse(**_: Any) -> None:
+        raise client_error("InternalError", 500, "DeleteMessageBatch")
+
+    client.meta.events.register("before-call.sqs.DeleteMessageBatch", refuse)
+    acker = Acker(client, queue.get_queue_url(), queue.name, max_delay=0.01)
+    for message in messages:
+        acker.delete(message)
+    began = time.monotonic()
+    with caplog.at_level(logging.ERROR):
+        acker.close()
+    assert time.monotonic() - began < 5
+    assert "will be redelivered" in caplog.text
+    assert acker.pending() == 0
