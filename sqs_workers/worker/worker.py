@@ -7,8 +7,10 @@ Threads of one worker, and what each does:
 - worker threads (up to ``concurrency``, started on demand) for sync
   handlers when ``concurrency > 1``, and one event-loop thread for
   ``async def`` handlers;
-- one acker flusher per queue: deletes and visibility changes, in batches;
-- the heartbeat: extends the visibility of held messages;
+- per queue, one acker flusher and up to 4 acker senders: deletes and
+  visibility changes, in batches, several in flight, failed ones retried;
+- the heartbeat: extends the visibility of held messages (prefetched,
+  running, and finished ones whose delete SQS has not confirmed yet);
 - the thread that called ``run()``: at concurrency 1 runs the sync handlers
   itself (so thread-local state set up before ``run()``, such as
   ``SQSEnv.context``, and ``signal`` based job timeouts work as in the

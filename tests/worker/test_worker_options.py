@@ -54,6 +54,11 @@ def test_defaults_keep_the_original_behaviour() -> None:
     assert WorkerOptions(concurrency=64).prefetch_count == 64
 
 
+def test_a_negative_startup_timeout_is_refused() -> None:
+    with pytest.raises(ValueError, match="startup_timeout"):
+        WorkerOptions(startup_timeout=-1)
+
+
 @pytest.mark.parametrize(
     "kwargs", [{"concurency": 2}, {"interval": 2}, {"heartbeat_every": 2}]
 )
