@@ -168,9 +168,15 @@ def match_names(patterns: Iterable[str], names: Iterable[str]) -> list[str]:
 
 
 def describe_client_error(error: ClientError) -> str:
+    """One line: the operation, SQS's code and message (an HTML error page is
+    reduced to its HTTP status)."""
     info = error.response.get("Error", {})
     operation = getattr(error, "operation_name", "the SQS call")
-    return f"{operation} failed: {info.get('Code')}: {info.get('Message')}"
+    message = str(info.get("Message") or "").strip()
+    if message.startswith("<") or not message:
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        message = f"the server answered HTTP {status}"
+    return f"{operation} failed: {info.get('Code')}: {message.splitlines()[0]}"
 
 
 def print_json(value: Any) -> None:

@@ -105,7 +105,7 @@ def start_native(connection: Connection, plan: Plan, rate: float | None) -> str 
             describe_client_error(error)
             if isinstance(error, ClientError)
             else str(error)
-        ).splitlines()[0][:100]
+        )
         progress(f"SQS move task not available ({reason}); moving in batches")
         return None
     return str(response["TaskHandle"])

@@ -62,7 +62,9 @@ def test_send_raw_sends_the_body_as_is(sqs: SQSEnv, cli) -> None:
     piped = cli("send-raw", "hooks", "-", input="from stdin")
     assert piped.exit_code == 0, piped.stderr
     messages = take_all(sqs, "hooks")
-    assert sorted(m.body for m in messages) == sorted(['{"event": "paid"}', "from stdin"])
+    assert sorted(m.body for m in messages) == sorted(
+        ['{"event": "paid"}', "from stdin"]
+    )
     assert all(string_attribute(m, "JobName") is None for m in messages)
 
 
@@ -80,8 +82,15 @@ def test_peek_shows_jobs_without_consuming_them(sqs: SQSEnv, cli) -> None:
     assert rows["send_email"]["receive_count"] == 1
     assert rows["send_email"]["size"] > 0
     assert set(rows["secret"]) == {
-        "message_id", "job", "content_type", "arguments", "body", "size",
-        "receive_count", "sent", "group",
+        "message_id",
+        "job",
+        "content_type",
+        "arguments",
+        "body",
+        "size",
+        "receive_count",
+        "sent",
+        "group",
     }
     assert depth(sqs, "emails") == 2  # still there for the workers
     table = cli("peek", "emails", "-n", "1")

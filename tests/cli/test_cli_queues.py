@@ -26,8 +26,15 @@ STATS_KEYS = {
 def test_queue_create_with_a_dead_letter_queue(sqs: SQSEnv, cli) -> None:
     assert cli("queue", "create", "jobs-dlq").exit_code == 0
     run = cli(
-        "queue", "create", "jobs", "--visibility", "45", "--dlq", "jobs-dlq",
-        "--max-receives", "3",
+        "queue",
+        "create",
+        "jobs",
+        "--visibility",
+        "45",
+        "--dlq",
+        "jobs-dlq",
+        "--max-receives",
+        "3",
     )
     assert run.exit_code == 0, run.stderr
     assert run.stdout.strip().endswith(sqs.get_sqs_queue_name("jobs"))
@@ -71,9 +78,7 @@ def test_queue_delete_asks_unless_yes(sqs: SQSEnv, cli) -> None:
 
 def test_stats_json_schema_and_counts(sqs: SQSEnv, cli) -> None:
     create_standard_queue(sqs, "work-dlq")
-    create_standard_queue(
-        sqs, "work", redrive_policy=sqs.redrive_policy("work-dlq", 4)
-    )
+    create_standard_queue(sqs, "work", redrive_policy=sqs.redrive_policy("work-dlq", 4))
     work = sqs.queue("work")
     for i in range(3):
         work.add_job("job", _delay_seconds=0, n=i)
