@@ -16,10 +16,7 @@ from sqs_workers.sqs.limits import MAX_BATCH_ENTRIES, MAX_DELAY_SECONDS
 from sqs_workers.sqs.message import string_value
 from sqs_workers.sqs.sending import entry_size
 
-# Peeking stops after this many receives in a row bring nothing new (SQS
-# samples servers, so one empty answer does not mean an empty queue).
-PEEK_FRUITLESS_ROUNDS = 3
-PEEK_MAX_ROUNDS = 50
+PEEK_MAX_ROUNDS = 100
 
 
 def parse_kwargs(text: str) -> dict[str, Any]:
@@ -170,23 +167,34 @@ def describe(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def peek_messages(connection: Connection, url: str, count: int) -> list[dict[str, Any]]:
-    """Up to ``count`` distinct messages, received with a visibility timeout of 0."""
+    """Up to ``count`` distinct messages, received with a visibility timeout of 0.
+
+    Every receive raises a message's receive count (and may move it to the
+    DLQ), so it stops as soon as it has as many as the queue shows, or at
+    the first receive that brings nothing new.
+    """
+    visible = int(
+        connection.attributes(url, "ApproximateNumberOfMessages").get(
+            "ApproximateNumberOfMessages", 0
+        )
+    )
+    wanted = min(count, visible)
     seen: dict[str, dict[str, Any]] = {}
-    fruitless = 0
     for _ in range(PEEK_MAX_ROUNDS):
-        if len(seen) >= count or fruitless >= PEEK_FRUITLESS_ROUNDS:
+        if len(seen) >= wanted:
             break
         response = connection.sqs.receive_message(
             QueueUrl=url,
-            MaxNumberOfMessages=min(MAX_BATCH_ENTRIES, count - len(seen)),
+            MaxNumberOfMessages=min(MAX_BATCH_ENTRIES, wanted - len(seen)),
             VisibilityTimeout=0,
             WaitTimeSeconds=0,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
         new = [m for m in response.get("Messages", ()) if m["MessageId"] not in seen]
-        fruitless = 0 if new else fruitless + 1
-        for message in new[: count - len(seen)]:
+        if not new:
+            break
+        for message in new[: wanted - len(seen)]:
             seen[message["MessageId"]] = describe(message)
     return list(seen.values())
 
@@ -209,8 +217,9 @@ Examples:
 
 Each message is received with a visibility timeout of 0, so it stays
 available to workers. Peeking counts as a receive: it raises the message's
-receive count, and a message already at its queue's maxReceiveCount moves
-to the dead-letter queue. Pickled arguments are never unpickled."""
+receive count (shown), and a message already at its queue's
+maxReceiveCount moves to the dead-letter queue. Pickled arguments are never
+unpickled."""
 )
 @click.argument("queue")
 @click.option(

@@ -97,6 +97,9 @@ def test_peek_shows_jobs_without_consuming_them(sqs: SQSEnv, cli) -> None:
     assert table.exit_code == 0
     assert len(table.stdout.splitlines()) == 2
     assert "never shown" not in table.stdout + run.stdout
+    # One receive per peek per message: peeking moves nothing to a DLQ early.
+    again = json.loads(cli("peek", "emails", "--json").stdout)
+    assert sorted(row["receive_count"] for row in again) == [2, 3]
 
 
 def test_purge_asks_unless_yes(sqs: SQSEnv, cli) -> None:
