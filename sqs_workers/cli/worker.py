@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -138,6 +141,38 @@ def export_connection(connection: Connection) -> None:
         os.environ["AWS_DEFAULT_REGION"] = connection.region
 
 
+def prepare_metrics() -> str | None:
+    """A directory for prometheus_client's multiprocess mode (None: the user's).
+
+    Worker processes forked by the supervisor write their counts there and
+    the server in this process adds them up (one process works the same).
+    It must be set before prometheus_client is first imported, so before the
+    app is.
+    """
+    if importlib.util.find_spec("prometheus_client") is None:
+        raise BadInput(
+            "--metrics-port needs the 'metrics' extra: "
+            "pip install 'sqs-workers[metrics]'"
+        )
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    path = tempfile.mkdtemp(prefix="sqs-workers-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path
+
+
+def serve_metrics(env: Any, port: int, host: str) -> None:
+    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    from sqs_workers.metrics import PrometheusMetrics
+
+    PrometheusMetrics(registry=CollectorRegistry()).install(env)
+    served = CollectorRegistry()
+    MultiProcessCollector(served)
+    start_http_server(port, addr=host, registry=served)
+
+
 def policy_maker(idle_shutdown: float | None) -> Callable[[], ShutdownPolicy]:
     if idle_shutdown is None:
         return NeverShutdown
@@ -230,6 +265,12 @@ nothing held is lost; a second signal stops it at once."""
     show_default=True,
 )
 @click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    metavar="PORT",
+    help="Serve Prometheus metrics (needs the 'metrics' extra).",
+)
+@click.option(
     "--health-port",
     type=click.IntRange(0, 65535),
     metavar="PORT",
@@ -264,13 +305,18 @@ def worker(
     health_port: int | None,
     health_host: str,
     health_stall: float,
+    metrics_port: int | None,
 ) -> None:
     """Run the jobs of the app's queues until stopped (SIGTERM/Ctrl-C)."""
     setup_logging(log_format, log_level)
     export_connection(connection)
+    metrics_dir = prepare_metrics() if metrics_port is not None else None
     env = load_app(app)
     names = choose_queues(env, patterns, app)
     check_exist(env, names)
+    if metrics_port is not None:
+        serve_metrics(env, metrics_port, health_host)
+        logger.info("Metrics on http://%s:%d/metrics", health_host, metrics_port)
     monitor = None
     if health_port is not None:
         from sqs_workers.cli.health import HealthMonitor
@@ -307,6 +353,8 @@ def worker(
     finally:
         if monitor is not None:
             monitor.close()
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     logger.info("Worker stopped")
 
 

@@ -254,3 +254,60 @@ def test_load_app_accepts_a_factory(tmp_path: Path, monkeypatch: Any) -> None:
     )
     assert run.exit_code == 2
     assert "registers no processors" in run.stderr
+
+
+def metric(port: int, name: str, **labels: str) -> float:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            text = r.read().decode()
+    except OSError:
+        return -1.0
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{") and line.split("}")[0] == f"{name}{{{wanted}":
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_metrics_count_the_jobs_really_run(
+    app: SQSEnv, tmp_path: Path, processes: str
+) -> None:
+    pytest.importorskip("prometheus_client")
+    create_standard_queue(app, "work")
+    with app.queue("work").add_batch():
+        for n in range(4):
+            app.queue("work").add_job("job", n=n)
+    port = free_port()
+    process = start_worker(
+        app,
+        tmp_path,
+        "work",
+        "--wait",
+        "1",
+        "--metrics-port",
+        str(port),
+        "--processes",
+        processes,
+    )
+    try:
+        labels = {"queue": "work", "job": "job", "outcome": "succeeded"}
+        wait_until(
+            lambda: metric(port, "sqs_workers_jobs_total", **labels) == 4,
+            what="4 succeeded jobs in the metrics",
+        )
+        assert marks(tmp_path, "done") == {0, 1, 2, 3}
+        sqs_name = app.get_sqs_queue_name("work")
+        assert (
+            metric(
+                port,
+                "sqs_workers_sqs_requests_total",
+                action="ReceiveMessage",
+                queue=sqs_name,
+            )
+            >= 1
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 0, err
