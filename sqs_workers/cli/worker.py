@@ -265,6 +265,19 @@ nothing held is lost; a second signal stops it at once."""
     show_default=True,
 )
 @click.option(
+    "--cost-summary",
+    is_flag=True,
+    help="At stop, log the SQS requests made and what they cost.",
+)
+@click.option(
+    "--price-per-million",
+    type=click.FloatRange(min=0),
+    default=0.40,
+    show_default=True,
+    metavar="USD",
+    help="For --cost-summary (SQS standard: 0.40, FIFO: 0.50).",
+)
+@click.option(
     "--metrics-port",
     type=click.IntRange(0, 65535),
     metavar="PORT",
@@ -306,6 +319,8 @@ def worker(
     health_host: str,
     health_stall: float,
     metrics_port: int | None,
+    cost_summary: bool,
+    price_per_million: float,
 ) -> None:
     """Run the jobs of the app's queues until stopped (SIGTERM/Ctrl-C)."""
     setup_logging(log_format, log_level)
@@ -314,6 +329,12 @@ def worker(
     env = load_app(app)
     names = choose_queues(env, patterns, app)
     check_exist(env, names)
+    if cost_summary:
+        from sqs_workers.cost import CostReport, RequestLedger
+
+        ledger = RequestLedger()
+        ledger.watch(env.sqs_client)
+        env.add_middleware(CostReport(ledger, price_per_million))
     if metrics_port is not None:
         serve_metrics(env, metrics_port, health_host)
         logger.info("Metrics on http://%s:%d/metrics", health_host, metrics_port)

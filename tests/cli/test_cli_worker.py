@@ -311,3 +311,39 @@ def test_metrics_count_the_jobs_really_run(
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=TIMEOUT)
     assert process.returncode == 0, err
+
+
+def test_cost_summary_at_stop(app: SQSEnv, tmp_path: Path) -> None:
+    create_standard_queue(app, "work")
+    app.queue("work").add_job("job", n=1)
+    process = start_worker(
+        app,
+        tmp_path,
+        "work",
+        "--wait",
+        "1",
+        "--idle-shutdown",
+        "1",
+        "--cost-summary",
+        "--price-per-million",
+        "0.5",
+        "--log-format",
+        "json",
+    )
+    _, err = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 0, err
+    records = [json.loads(line) for line in err.splitlines()]
+    rows = {
+        r["action"]: r
+        for r in records
+        if r["logger"] == "sqs_workers.cost" and "action" in r
+    }
+    assert rows["ReceiveMessage"]["calls"] >= 2  # the job's and the idle one
+    assert rows["DeleteMessageBatch"]["billed_requests"] == 1
+    (total,) = [
+        r
+        for r in records
+        if r["message"].startswith("SQS requests: ") and "action" not in r
+    ]
+    assert total["billed_requests"] == sum(r["billed_requests"] for r in rows.values())
+    assert total["cost"] == total["billed_requests"] * 0.5 / 1e6
