@@ -284,6 +284,12 @@ nothing held is lost; a second signal stops it at once."""
     help="Serve Prometheus metrics (needs the 'metrics' extra).",
 )
 @click.option(
+    "--log-jobs",
+    is_flag=True,
+    help="Log one line per job with its queue, job, message id, receive count, "
+    "duration and outcome.",
+)
+@click.option(
     "--health-port",
     type=click.IntRange(0, 65535),
     metavar="PORT",
@@ -319,6 +325,7 @@ def worker(
     health_host: str,
     health_stall: float,
     metrics_port: int | None,
+    log_jobs: bool,
     cost_summary: bool,
     price_per_million: float,
 ) -> None:
@@ -329,6 +336,10 @@ def worker(
     env = load_app(app)
     names = choose_queues(env, patterns, app)
     check_exist(env, names)
+    if log_jobs:
+        from sqs_workers.logging_json import JobLog
+
+        env.add_middleware(JobLog())
     if cost_summary:
         from sqs_workers.cost import CostReport, RequestLedger
 

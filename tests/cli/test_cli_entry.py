@@ -11,8 +11,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import TIMEOUT
 
+from sqs_workers import SQSEnv, create_standard_queue
 from sqs_workers.cli.app import cli as cli_group
-from sqs_workers.logging_json import JSONFormatter
+from sqs_workers.logging_json import JobLog, JSONFormatter
 
 
 def python(code: str) -> subprocess.CompletedProcess[str]:
@@ -140,3 +141,28 @@ def test_json_log_lines_carry_the_exception() -> None:
     assert entry["exception"] == "ValueError: boom"
     assert "Traceback" in entry["traceback"]
     assert entry["odd"].startswith("<object object")
+
+
+def test_job_log_records_each_outcome(
+    sqs: SQSEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    create_standard_queue(sqs, "work")
+    sqs.add_middleware(JobLog())
+    queue = sqs.queue("work")
+
+    @queue.processor("job")
+    def job(fail: bool) -> None:
+        if fail:
+            raise ValueError("boom")
+
+    queue.add_job("job", fail=False)
+    queue.add_job("job", fail=True)
+    caplog.set_level(logging.INFO, logger="sqs_workers.jobs")
+    done = 0
+    while done < 2:
+        done += queue.process_batch().total_count()
+    records = {r.outcome: r for r in caplog.records if r.name == "sqs_workers.jobs"}
+    assert set(records) == {"success", "error"}
+    assert records["error"].exception == "ValueError: boom"
+    assert records["success"].job_name == "job"
+    assert records["success"].receive_count == 1

@@ -84,6 +84,7 @@ def test_worker_runs_jobs_and_logs_json(app: SQSEnv, tmp_path: Path) -> None:
         "1",
         "--log-format",
         "json",
+        "--log-jobs",
     )
     _, err = process.communicate(timeout=TIMEOUT)
     assert process.returncode == 0, err
@@ -91,6 +92,12 @@ def test_worker_runs_jobs_and_logs_json(app: SQSEnv, tmp_path: Path) -> None:
     records = [json.loads(line) for line in err.splitlines()]
     assert {"time", "level", "logger", "message"} <= set(records[0])
     assert any(r["message"] == "job 1 done" and r["logger"] == "app" for r in records)
+    jobs = [r for r in records if r["logger"] == "sqs_workers.jobs"]
+    assert len(jobs) == 3
+    assert {r["outcome"] for r in jobs} == {"success"}
+    assert all(r["queue_name"] == "work" and r["job_name"] == "job" for r in jobs)
+    assert all(r["receive_count"] == 1 and r["duration"] >= 0 for r in jobs)
+    assert len({r["message_id"] for r in jobs}) == 3
     assert take_all(app, "work") == []
 
 
