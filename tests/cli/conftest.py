@@ -33,9 +33,9 @@ class Run:
 
 
 def subprocess_env(prefix: str, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "SQS_WORKERS_QUEUE_PREFIX": prefix, **extra}
+    env = {**os.environ, "SQS_WORKERS_QUEUE_PREFIX": prefix}
     env.pop("SQS_WORKERS_ENDPOINT_URL", None)  # AWS_ENDPOINT_URL (moto) applies
-    return env
+    return {**env, **extra}
 
 
 def run_subprocess(

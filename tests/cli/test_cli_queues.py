@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 
+import pytest
+from conftest import TIMEOUT, subprocess_env
 from conftest_helpers import attributes_of, depth
 
 from sqs_workers import SQSEnv, create_standard_queue
@@ -122,3 +128,44 @@ def test_stats_table_and_globs(sqs: SQSEnv, cli) -> None:
     assert missing.exit_code == 2
     assert "no queue matches 'gamma*'" in missing.stderr
     assert depth(sqs, "alpha") == 1
+
+
+def test_endpoint_and_prefix_from_the_environment(sqs: SQSEnv, backend: str) -> None:
+    if backend == "memory":
+        pytest.skip("the environment reaches a subprocess on a server")
+    create_standard_queue(sqs, "envq")
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # wrong: the option's wins
+        "SQS_WORKERS_ENDPOINT_URL": endpoint,
+        "SQS_WORKERS_QUEUE_PREFIX": sqs.queue_prefix,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "sqs_workers", "stats", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [row["queue"] for row in json.loads(done.stdout)] == ["envq"]
+
+
+def test_stats_watch_refreshes_until_ctrl_c(sqs: SQSEnv, backend: str) -> None:
+    if backend == "memory":
+        pytest.skip("Ctrl-C goes to a process")
+    create_standard_queue(sqs, "watched")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sqs_workers", "stats", "--watch", "0.5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(sqs.queue_prefix),
+    )
+    assert process.stdout is not None
+    seen = [process.stdout.readline() for _ in range(6)]  # two refreshes
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 0, err
+    assert sum(line.startswith("watched") for line in seen) == 2

@@ -354,3 +354,24 @@ def test_cost_summary_at_stop(app: SQSEnv, tmp_path: Path) -> None:
     ]
     assert total["billed_requests"] == sum(r["billed_requests"] for r in rows.values())
     assert total["cost"] == total["billed_requests"] * 0.5 / 1e6
+
+
+def test_the_endpoint_option_reaches_the_apps_client(
+    app: SQSEnv, tmp_path: Path, moto_server: str
+) -> None:
+    create_standard_queue(app, "work")
+    app.queue("work").add_job("job", n=5)
+    process = start_worker(
+        app,
+        tmp_path,
+        "work",
+        "--wait",
+        "1",
+        "--idle-shutdown",
+        "1",
+        AWS_ENDPOINT_URL="http://127.0.0.1:9",  # the app alone would go here
+        SQS_WORKERS_ENDPOINT_URL=moto_server,
+    )
+    _, err = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 0, err
+    assert marks(tmp_path, "done") == {5}
