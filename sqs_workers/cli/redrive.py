@@ -215,15 +215,11 @@ def move_batch(
     """Move up to ``wanted`` messages; (moved, failed), or None when none came."""
     assert plan.target_url is not None
     sqs = connection.sqs
-    response = sqs.receive_message(
-        QueueUrl=plan.dlq_url,
-        MaxNumberOfMessages=min(MAX_BATCH_ENTRIES, wanted),
-        WaitTimeSeconds=1,
-        VisibilityTimeout=visibility,
-        AttributeNames=["All"],
-        MessageAttributeNames=["All"],
-    )
-    messages = response.get("Messages", [])
+    messages = _receive(connection, plan, wanted, visibility, wait=0)
+    if not messages and _depth(connection, plan.dlq_url):
+        # A short poll samples a few servers: an empty answer with messages
+        # left means ask again, long-polling (which asks all of them).
+        messages = _receive(connection, plan, wanted, visibility, wait=1)
     if not messages:
         return None
     fifo = plan.target_url.endswith(".fifo")
@@ -256,6 +252,20 @@ def move_batch(
         for error in sent.get("Failed", ())[:3]:
             progress(f"send refused: {error.get('Code')}: {error.get('Message')}")
     return len(ok), len(failed)
+
+
+def _receive(
+    connection: Connection, plan: Plan, wanted: int, visibility: int, wait: int
+) -> list[dict[str, Any]]:
+    response = connection.sqs.receive_message(
+        QueueUrl=plan.dlq_url,
+        MaxNumberOfMessages=min(MAX_BATCH_ENTRIES, wanted),
+        WaitTimeSeconds=wait,
+        VisibilityTimeout=visibility,
+        AttributeNames=["All"],
+        MessageAttributeNames=["All"],
+    )
+    return list(response.get("Messages", []))
 
 
 def move_manually(

@@ -85,6 +85,9 @@ def test_worker_runs_jobs_and_logs_json(app: SQSEnv, tmp_path: Path) -> None:
         "--log-format",
         "json",
         "--log-jobs",
+        "--cost-summary",
+        "--price-per-million",
+        "0.5",
     )
     _, err = process.communicate(timeout=TIMEOUT)
     assert process.returncode == 0, err
@@ -99,6 +102,14 @@ def test_worker_runs_jobs_and_logs_json(app: SQSEnv, tmp_path: Path) -> None:
     assert all(r["receive_count"] == 1 and r["duration"] >= 0 for r in jobs)
     assert len({r["message_id"] for r in jobs}) == 3
     assert take_all(app, "work") == []
+    # --cost-summary: the worker's calls per action, and their total.
+    costs = [r for r in records if r["logger"] == "sqs_workers.cost"]
+    rows = {r["action"]: r for r in costs if "action" in r}
+    assert rows["ReceiveMessage"]["calls"] >= 2  # the jobs' and the idle one
+    assert rows["DeleteMessageBatch"]["billed_requests"] >= 1
+    (total,) = [r for r in costs if "action" not in r]
+    assert total["billed_requests"] == sum(r["billed_requests"] for r in rows.values())
+    assert total["cost"] == total["billed_requests"] * 0.5 / 1e6
 
 
 def test_sigterm_stops_the_worker_warmly_with_nothing_lost(
@@ -128,13 +139,26 @@ def json_n(message: Any) -> int:
     return int(pickle.loads(zlib.decompress(urlsafe_b64decode(message.body)))["n"])
 
 
-def test_several_queues_and_globs(app: SQSEnv, tmp_path: Path) -> None:
+def test_several_queues_globs_and_the_endpoint_option(
+    app: SQSEnv, tmp_path: Path, moto_server: str
+) -> None:
     for name in ("work", "other", "work-dlq"):
         create_standard_queue(app, name)
     app.queue("work").add_job("job", n=1)
     app.queue("other").add_job("job", n=2)
     process = start_worker(
-        app, tmp_path, "w*", "other", "--wait", "1", "--idle-shutdown", "1"
+        app,
+        tmp_path,
+        "w*",
+        "other",
+        "--wait",
+        "1",
+        "--idle-shutdown",
+        "1",
+        # The app's own client would go to the first; --endpoint-url (from
+        # the environment) is exported to it.
+        AWS_ENDPOINT_URL="http://127.0.0.1:9",
+        SQS_WORKERS_ENDPOINT_URL=moto_server,
     )
     _, err = process.communicate(timeout=TIMEOUT)
     assert process.returncode == 0, err
@@ -236,7 +260,7 @@ def test_health_is_503_when_the_sqs_server_is_gone(
 
 def test_health_is_503_while_stopping(app: SQSEnv, tmp_path: Path) -> None:
     create_standard_queue(app, "work")
-    app.queue("work").add_job("job", n=1, sleep=3)
+    app.queue("work").add_job("job", n=1, sleep=1.5)
     port = free_port()
     process = start_worker(
         app, tmp_path, "work", "--wait", "1", "--health-port", str(port)
@@ -318,60 +342,3 @@ def test_metrics_count_the_jobs_really_run(
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=TIMEOUT)
     assert process.returncode == 0, err
-
-
-def test_cost_summary_at_stop(app: SQSEnv, tmp_path: Path) -> None:
-    create_standard_queue(app, "work")
-    app.queue("work").add_job("job", n=1)
-    process = start_worker(
-        app,
-        tmp_path,
-        "work",
-        "--wait",
-        "1",
-        "--idle-shutdown",
-        "1",
-        "--cost-summary",
-        "--price-per-million",
-        "0.5",
-        "--log-format",
-        "json",
-    )
-    _, err = process.communicate(timeout=TIMEOUT)
-    assert process.returncode == 0, err
-    records = [json.loads(line) for line in err.splitlines()]
-    rows = {
-        r["action"]: r
-        for r in records
-        if r["logger"] == "sqs_workers.cost" and "action" in r
-    }
-    assert rows["ReceiveMessage"]["calls"] >= 2  # the job's and the idle one
-    assert rows["DeleteMessageBatch"]["billed_requests"] == 1
-    (total,) = [
-        r
-        for r in records
-        if r["message"].startswith("SQS requests: ") and "action" not in r
-    ]
-    assert total["billed_requests"] == sum(r["billed_requests"] for r in rows.values())
-    assert total["cost"] == total["billed_requests"] * 0.5 / 1e6
-
-
-def test_the_endpoint_option_reaches_the_apps_client(
-    app: SQSEnv, tmp_path: Path, moto_server: str
-) -> None:
-    create_standard_queue(app, "work")
-    app.queue("work").add_job("job", n=5)
-    process = start_worker(
-        app,
-        tmp_path,
-        "work",
-        "--wait",
-        "1",
-        "--idle-shutdown",
-        "1",
-        AWS_ENDPOINT_URL="http://127.0.0.1:9",  # the app alone would go here
-        SQS_WORKERS_ENDPOINT_URL=moto_server,
-    )
-    _, err = process.communicate(timeout=TIMEOUT)
-    assert process.returncode == 0, err
-    assert marks(tmp_path, "done") == {5}
