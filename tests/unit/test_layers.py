@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, ...]] = [
     # 1: talking to SQS, and the in-memory SQS
     ("sqs", "sqs.sending", "sqs.receiving", "sqs.acking", "sqs.resource", "memory"),
     # 2: running user code
-    ("core", "running", "processors", "signing"),
+    ("core", "running", "processors", "signing", "logging_json", "metrics", "cost"),
     # 3: the engine — knows queues only through worker.protocol
     ("worker",),
     # 4: the user-facing objects
