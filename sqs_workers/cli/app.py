@@ -12,6 +12,7 @@ from sqs_workers.cli.common import (
     PREFIX_ENV,
     REGION_ENV,
     Connection,
+    ProgressLine,
     convert_errors,
 )
 
@@ -43,6 +44,8 @@ class Group(click.Group):
             if converted is None:
                 raise
             raise converted from None
+        finally:
+            ProgressLine.finish()  # an error message starts on a line of its own
 
 
 @click.group(cls=Group, epilog=EPILOG, context_settings={"max_content_width": 100})

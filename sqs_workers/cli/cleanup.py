@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from sqs_workers.cli.common import Connection, progress
+from sqs_workers.cli.common import Connection, ProgressLine
 from sqs_workers.sqs.limits import MAX_BATCH_ENTRIES
 
 yes_option = click.option(
@@ -56,6 +56,7 @@ def drain_queue(connection: Connection, url: str, wait_seconds: int) -> int:
         )
         received = response.get("Messages", [])
         if not received:
+            ProgressLine.finish()
             return deleted
         result = connection.sqs.delete_message_batch(
             QueueUrl=url,
@@ -65,7 +66,7 @@ def drain_queue(connection: Connection, url: str, wait_seconds: int) -> int:
             ],
         )
         deleted += len(result.get("Successful", []))
-        progress(f"drained {deleted}")
+        ProgressLine.update(f"drained {deleted}")
 
 
 @click.command(

@@ -204,7 +204,28 @@ def print_table(headers: list[str], rows: list[list[Any]]) -> None:
 
 def progress(message: str) -> None:
     """Progress and counts go to stderr, so stdout stays the command's result."""
+    ProgressLine.finish()
     click.echo(message, err=True)
+
+
+class ProgressLine:
+    """A count that updates in place on a terminal, one line each otherwise."""
+
+    _open = False
+
+    @classmethod
+    def update(cls, message: str) -> None:
+        if sys.stderr.isatty():
+            click.echo("\r" + message, err=True, nl=False)
+            cls._open = True
+        else:
+            click.echo(message, err=True)
+
+    @classmethod
+    def finish(cls) -> None:
+        if cls._open:
+            click.echo("", err=True)
+            cls._open = False
 
 
 def convert_errors(error: BaseException) -> click.ClickException | None:

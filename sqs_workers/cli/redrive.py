@@ -29,6 +29,7 @@ from sqs_workers.cli.common import (
     BadInput,
     Connection,
     Failure,
+    ProgressLine,
     describe_client_error,
     progress,
 )
@@ -133,8 +134,11 @@ def follow_native(connection: Connection, plan: Plan) -> int:
             moved = int(task.get("ApproximateNumberOfMessagesMoved", 0))
             total = task.get("ApproximateNumberOfMessagesToMove")
             status = task.get("Status", "UNKNOWN")
-            progress(f"moved {moved}" + (f"/{total}" if total is not None else ""))
+            ProgressLine.update(
+                f"moved {moved}" + (f"/{total}" if total is not None else "")
+            )
             if status == "COMPLETED":
+                ProgressLine.finish()
                 return moved
             if status != "RUNNING":
                 reason = task.get("FailureReason", "")
@@ -294,12 +298,13 @@ def move_manually(
                 break
             moved += result[0]
             failed += result[1]
-            progress(f"moved {moved}/{max(total, moved)}")
+            ProgressLine.update(f"moved {moved}/{max(total, moved)}")
             if result[1] and not result[0]:
                 break  # the target refuses everything: do not spin
             if rate is not None:
                 _pace(started, moved + failed, rate, stop.event)
         interrupted = stop.event.is_set()
+    ProgressLine.finish()
     if failed:
         raise Failure(
             f"moved {moved}; {failed} refused by {plan.target!r} (still in the DLQ)"

@@ -11,7 +11,7 @@ import pytest
 from conftest import TIMEOUT, subprocess_env
 from conftest_helpers import depth, take_all
 
-from sqs_workers import SQSEnv, create_standard_queue
+from sqs_workers import SQSEnv, create_fifo_queue, create_standard_queue
 
 
 def with_dead_letters(sqs: SQSEnv, count: int) -> None:
@@ -117,3 +117,28 @@ def test_interrupted_redrive_rerun_loses_and_duplicates_nothing(
     assert rerun.returncode == 0, rerun.stderr
     assert bodies(sqs, "work") == Counter(f'{{"n": {i}}}' for i in range(20))
     assert depth(sqs, "work-dlq") == 0
+
+
+def test_fifo_redrive_keeps_groups_and_same_body_messages(sqs: SQSEnv, cli) -> None:
+    # Content-based deduplication on both: two distinct messages with the same
+    # body must both come back (a reused or body-hash id would drop one).
+    create_fifo_queue(sqs, "dead.fifo", content_based_deduplication=True)
+    create_fifo_queue(
+        sqs,
+        "work.fifo",
+        content_based_deduplication=True,
+        redrive_policy=sqs.redrive_policy("dead.fifo", 3),
+    )
+    dlq = sqs.queue("dead.fifo")
+    dlq.add_job("job", _content_type="json", _group_id="a", _deduplication_id="1", n=1)
+    dlq.add_job("job", _content_type="json", _group_id="a", _deduplication_id="2", n=1)
+    dlq.add_job("job", _content_type="json", _group_id="b", n=2)
+    run = cli("redrive", "dead.fifo", "--method", "batches")
+    assert run.exit_code == 0, run.stderr
+    moved = take_all(sqs, "work.fifo")
+    assert sorted((m.attributes["MessageGroupId"], m.body) for m in moved) == [
+        ("a", '{"n": 1}'),
+        ("a", '{"n": 1}'),
+        ("b", '{"n": 2}'),
+    ]
+    assert depth(sqs, "dead.fifo") == 0
