@@ -142,3 +142,36 @@ def test_fifo_redrive_keeps_groups_and_same_body_messages(sqs: SQSEnv, cli) -> N
         ("b", '{"n": 2}'),
     ]
     assert depth(sqs, "dead.fifo") == 0
+
+
+def test_native_move_task_progress_and_cancel(sqs: SQSEnv, cli, backend: str) -> None:
+    if backend == "moto":
+        pytest.skip("moto 5.2.5 answers move-task calls with HTTP 500")
+    with_dead_letters(sqs, 12)
+    run = cli("redrive", "work-dlq", "--rate", "20")  # a task paced by SQS
+    assert run.exit_code == 0, run.stderr
+    assert "moved 12 messages from work-dlq to work" in run.stdout
+    assert run.stderr.splitlines()[-1] == "moved 12/12"
+    assert depth(sqs, "work") == 12
+
+    dlq = sqs.queue("work-dlq")
+    with dlq.add_batch():
+        for i in range(5):
+            dlq.add_job("job", n=i)
+    sqs.sqs_client.start_message_move_task(
+        SourceArn=arn_of(sqs, "work-dlq"),
+        DestinationArn=arn_of(sqs, "work"),
+        MaxNumberOfMessagesPerSecond=1,
+    )
+    cancelled = cli("redrive", "work-dlq", "--cancel")
+    assert cancelled.exit_code == 0, cancelled.stderr
+    assert cancelled.stdout.startswith("cancelled the move task of work-dlq")
+    assert depth(sqs, "work-dlq") > 0  # the rest stays for another day
+
+
+def arn_of(sqs: SQSEnv, name: str) -> str:
+    return str(
+        sqs.sqs_client.get_queue_attributes(
+            QueueUrl=sqs.queue(name).get_queue_url(), AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+    )
