@@ -241,5 +241,3 @@ def convert_errors(error: BaseException) -> click.ClickException | None:
     return None
 
 
-def stdin_is_terminal() -> bool:
-    return sys.stdin.isatty()
