@@ -35,7 +35,9 @@ def send(plan: dict[str, Any]) -> dict[str, Any]:
         for name, value in plan.get("attributes", {}).items()
     }
     response = sqs.send_message(
-        QueueUrl=plan["queue_url"], MessageBody=plan["body"], MessageAttributes=attributes
+        QueueUrl=plan["queue_url"],
+        MessageBody=plan["body"],
+        MessageAttributes=attributes,
     )
     return {"message_id": response["MessageId"]}
 
