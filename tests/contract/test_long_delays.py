@@ -19,6 +19,7 @@ from sqs_workers.delays import DUE_ATTRIBUTE
 from sqs_workers.memory import FakeClock, MemoryAWS
 from sqs_workers.middleware import JobOutcome, JobRun, Middleware
 from sqs_workers.payloads import LargePayloads
+from sqs_workers.signing import SigningMiddleware
 
 from .helpers import make_queue, process_until, queued_count, receive_n
 
@@ -144,3 +145,18 @@ def test_a_short_long_delay_hops_and_runs_once(
     assert seen.receive_counts == [1]
     assert seen.kinds == ["success"]
     assert queued_count(dlq) == 0
+
+
+def test_a_signed_long_delayed_job_keeps_its_signature_across_hops() -> None:
+    clock = FakeClock()
+    seen = Seen()
+    env = fake_clock_env(clock, middleware=[SigningMiddleware(b"s" * 32), seen])
+    queue = make_queue(env, "q")
+    runs: list[int] = []
+    queue.connect_processor("job", lambda n: runs.append(n))
+    queue.add_job("job", _delay_seconds=3600, n=7)
+    for _ in range(5):
+        clock.advance(900)
+        queue.process_batch()
+    assert runs == [7]
+    assert seen.kinds == ["success"]
