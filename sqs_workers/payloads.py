@@ -31,6 +31,7 @@ import functools
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,10 +147,18 @@ def parse_pointer(message_id: str, body: str) -> tuple[str, str]:
 class PayloadStore:
     """The S3 side of large payloads for one env (its client and options)."""
 
-    def __init__(self, options: LargePayloads, client: Any) -> None:
+    def __init__(self, options: LargePayloads, make_client: Callable[[], Any]) -> None:
         self.options = options
-        self.client = client
         self.threshold = options.threshold
+        self._make_client = make_client
+        self._client: Any = options.s3_client
+
+    @property
+    def client(self) -> Any:
+        """The S3 client, made on first use (most messages never need it)."""
+        if self._client is None:
+            self._client = self._make_client()
+        return self._client
 
     # -- sending ------------------------------------------------------------
 

@@ -108,10 +108,9 @@ class SQSEnv:
             or store.options is not options
             or (self._payload_store_for is not self.session)
         ):
-            client = options.s3_client
-            if client is None:
-                client = self.session.client("s3")
-            store = self._payload_store = PayloadStore(options, client)
+            session = self.session
+            store = PayloadStore(options, lambda: session.client("s3"))
+            self._payload_store = store
             self._payload_store_for = self.session
         return store
 
