@@ -209,7 +209,11 @@ class Acker:
             {"Id": str(i), "ReceiptHandle": m.receipt_handle}
             for i, m in enumerate(messages)
         ]
-        self._send(self._client.delete_message_batch, "DeleteMessageBatch", entries)
+        response = self._send(
+            self._client.delete_message_batch, "DeleteMessageBatch", entries
+        )
+        if response is not None:
+            _confirm_deletes(messages, response)
 
     def _send_visibility(self, changes: list[tuple[Message, int]]) -> None:
         entries = [
@@ -224,8 +228,10 @@ class Acker:
 
     def _send(
         self, call: Callable[..., Any], action: str, entries: list[dict[str, Any]]
-    ) -> None:
-        """Send one batch; never raise: a lost ack only means a redelivery."""
+    ) -> dict[str, Any] | None:
+        """Send one batch; never raise: a lost ack only means a redelivery.
+
+        Returns SQS's response (None if the call failed)."""
         try:
             response = call_with_retry(
                 call, description=action, QueueUrl=self._queue_url, Entries=entries
@@ -238,7 +244,7 @@ class Acker:
                 self._queue_name,
                 len(entries),
             )
-            return
+            return None
         if response.get("Failed"):
             logger.warning(
                 "%s for %s: %d entries failed: %s",
@@ -247,3 +253,20 @@ class Acker:
                 len(response["Failed"]),
                 response["Failed"],
             )
+        return response
+
+
+def _confirm_deletes(messages: list[Message], response: dict[str, Any]) -> None:
+    """Call ``on_deleted`` of each message SQS confirmed deleted (the
+    entries' ``Id`` is the message's index in the batch). A callback that
+    raises is logged; acking goes on."""
+    for entry in response.get("Successful") or ():
+        message = messages[int(entry["Id"])]
+        callback = getattr(message, "on_deleted", None)
+        if callback is not None:
+            try:
+                callback()
+            except Exception:
+                logger.exception(
+                    "on_deleted callback of message %s failed", message.message_id
+                )
