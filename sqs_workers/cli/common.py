@@ -239,5 +239,3 @@ def convert_errors(error: BaseException) -> click.ClickException | None:
     if isinstance(error, BotoCoreError):
         return Failure(str(error))
     return None
-
-
