@@ -334,6 +334,13 @@ def worker(
     export_connection(connection)
     metrics_dir = prepare_metrics() if metrics_port is not None else None
     env = load_app(app)
+    if connection.queue_prefix and connection.queue_prefix != env.queue_prefix:
+        logger.warning(
+            "Queue prefix %r (option or SQS_WORKERS_QUEUE_PREFIX) ignored: "
+            "the worker uses the app's, %r",
+            connection.queue_prefix,
+            env.queue_prefix,
+        )
     names = choose_queues(env, patterns, app)
     check_exist(env, names)
     if log_jobs:
