@@ -285,12 +285,16 @@ def move_manually(
             f"several queues use {plan.dlq!r} as dead-letter queue; moving in "
             "batches needs --to QUEUE"
         )
-    total = limit if limit is not None else _depth(connection, plan.dlq_url)
+    # Like SQS's move task: the messages there at the start, so jobs failing
+    # back into the DLQ during the redrive cannot keep it going forever.
+    total = _depth(connection, plan.dlq_url)
+    if limit is None or limit > total:
+        limit = total
     moved = failed = 0
     started = time.monotonic()
     with StopRequest().installed() as stop:
-        while not stop.event.is_set() and (limit is None or moved < limit):
-            wanted = MAX_BATCH_ENTRIES if limit is None else limit - moved
+        while not stop.event.is_set() and moved < limit:
+            wanted = limit - moved
             if rate is not None:
                 wanted = min(wanted, max(1, int(rate)))
             result = move_batch(connection, plan, wanted, visibility)
@@ -298,7 +302,7 @@ def move_manually(
                 break
             moved += result[0]
             failed += result[1]
-            ProgressLine.update(f"moved {moved}/{max(total, moved)}")
+            ProgressLine.update(f"moved {moved}/{limit}")
             if result[1] and not result[0]:
                 break  # the target refuses everything: do not spin
             if rate is not None:
@@ -345,7 +349,9 @@ Examples:
 --method auto (default) uses SQS's move task (StartMessageMoveTask) when the
 server supports it and no --limit is given, else moves in batches from here:
 sent to the target first, deleted from the DLQ after. Ctrl-C finishes the
-batch in hand and stops; running the command again moves the rest."""
+batch in hand and stops; running the command again moves the rest. Like
+SQS's move task, it moves the messages the DLQ holds when it starts: jobs
+failing back into it meanwhile wait for the next run."""
 )
 @click.argument("dlq")
 @click.option("--to", "to", metavar="QUEUE", help="Target (default: the DLQ's source).")
