@@ -10,6 +10,7 @@ from sqs_workers.backoff_policies import (
     ExponentialBackoff,
 )
 from sqs_workers.exceptions import SQSError
+from sqs_workers.payloads import LargePayloads
 from sqs_workers.processors import DropJob, ProcessingResult, RetryJob
 from sqs_workers.queue import JobQueue, RawQueue
 from sqs_workers.sqs_env import SQSEnv
@@ -42,6 +43,7 @@ __all__ = [
     "DropJob",
     "ExponentialBackoff",
     "JobQueue",
+    "LargePayloads",
     "MemorySession",
     "ProcessingResult",
     "RawQueue",

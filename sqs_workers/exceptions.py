@@ -36,8 +36,8 @@ class MessageTooLarge(SQSClientError):
         super().__init__(
             "MessageTooLong",
             f"message of {size} bytes (body plus attributes) exceeds the SQS "
-            f"limit of {limit} bytes; send less data per job, e.g. store the "
-            "payload elsewhere (S3) and pass its key",
+            f"limit of {limit} bytes; send less data per job, or let big ones "
+            "go through S3 with SQSEnv(large_payloads=LargePayloads(bucket=...))",
             operation_name,
         )
         self.size = size

@@ -2,7 +2,9 @@
 
 ``MemorySession`` stands in for a ``boto3.Session``: ``client("sqs")`` and
 ``resource("sqs")`` give objects that behave like boto3's but keep queues in
-the process.  Sessions built on the same ``MemoryAWS`` share queues::
+the process; ``client("s3")`` gives a small in-memory S3 (the calls large
+payloads make, ``sqs_workers.memory.s3``).  Sessions built on the same
+``MemoryAWS`` share queues (and buckets)::
 
     aws = MemoryAWS(clock=FakeClock())
     producer = MemorySession(aws).client("sqs")
@@ -23,6 +25,7 @@ from sqs_workers.memory import (
     MemorySQSClient,
     RealClock,
 )
+from sqs_workers.memory.s3 import MemoryS3Client
 
 
 class MemorySession:
@@ -44,8 +47,11 @@ class MemorySession:
     def region_name(self) -> str:
         return "us-east-1"
 
-    def client(self, service_name: str, **kwargs: Any) -> MemorySQSClient:
-        """A boto3-compatible SQS client; boto3's extra kwargs are accepted."""
+    def client(self, service_name: str, **kwargs: Any) -> Any:
+        """A boto3-compatible SQS client (or the small in-memory S3 client, for
+        large payloads); boto3's extra kwargs are accepted."""
+        if service_name == "s3":
+            return MemoryS3Client(self.aws.s3, region_name=kwargs.get("region_name"))
         _check_service(service_name)
         return MemorySQSClient(
             self.aws,
@@ -65,8 +71,9 @@ class MemorySession:
 def _check_service(service_name: str) -> None:
     if service_name != "sqs":
         raise ValueError(
-            f"MemorySession only provides SQS, not {service_name!r}; "
-            "use a boto3.Session for other services."
+            f"MemorySession only provides SQS (and a small S3 for large "
+            f"payloads), not {service_name!r}; use a boto3.Session for other "
+            "services."
         )
 
 

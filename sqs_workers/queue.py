@@ -8,6 +8,7 @@ acking it. The worker loop that runs them lives in ``sqs_workers.worker``.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import logging
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
-from sqs_workers import codecs, running
+from sqs_workers import codecs, delays, running
 from sqs_workers.async_task import AsyncTask
 from sqs_workers.backoff_policies import DEFAULT_BACKOFF, BackoffPolicy
 from sqs_workers.batching import BatchingConfiguration, NoBatching
@@ -159,8 +160,44 @@ class GenericQueue:
     def process_list(self, messages: list[Any]) -> list[tuple[Any, Outcome]]:
         """A list of messages handed over at once (BatchMessages), each with
         its outcome."""
-        outcome = self.process_messages(messages)
-        return [(m, outcome) for m in messages]
+        outcomes: list[tuple[Any, Outcome]] = []
+        ready = self._arrive_each(messages, outcomes)
+        if ready:
+            outcome = self.process_messages(ready)
+            outcomes.extend((m, outcome) for m in ready)
+        return outcomes
+
+    def _arrive_each(
+        self, messages: list[Any], outcomes: list[tuple[Any, Outcome]]
+    ) -> list[Any]:
+        """Messages ready to run (``running.arrive``); the others (sent on,
+        or refused) go to ``outcomes``."""
+        ready = []
+        for message in messages:
+            if running.needs_arrival(message):
+                outcome = running.arrive(self, message, self._job_name_of(message))
+                if outcome is not None:
+                    outcomes.append((message, outcome))
+                    continue
+            ready.append(message)
+        return ready
+
+    def _job_name_of(self, message: Any) -> str | None:
+        return None
+
+    def _arrival(self, message: Any) -> Outcome | None:
+        """``running.arrive`` for one message (None: run it)."""
+        if running.needs_arrival(message):
+            return running.arrive(self, message, self._job_name_of(message))
+        return None
+
+    async def _arrival_async(self, message: Any) -> Outcome | None:
+        """``_arrival`` off the event loop (it may call S3 and SQS)."""
+        if running.needs_arrival(message):
+            return await asyncio.to_thread(
+                running.arrive, self, message, self._job_name_of(message)
+            )
+        return None
 
     def record_outcome(
         self,
@@ -228,7 +265,9 @@ class GenericQueue:
     @property
     def _sender(self) -> Sender:
         if self._sender_instance is None:
-            self._sender_instance = Sender(self.client, self.get_queue_url, self.name)
+            self._sender_instance = Sender(
+                self.client, self.get_queue_url, self.name, self.env.payload_store
+            )
         return self._sender_instance
 
     def _send(self, job_name: str | None, entry: dict[str, Any]) -> str | None:
@@ -258,8 +297,9 @@ class GenericQueue:
                 raise SQSClientError(
                     "InvalidParameterValue",
                     f"FIFO queue {self.get_sqs_queue_name()!r} does not take a "
-                    f"per-message delay (got {delay_seconds}s); set the queue's "
-                    "DelaySeconds attribute instead",
+                    f"per-message delay (got {delay_seconds}s), short or long "
+                    "(a long delay's hops would break the group's order); set "
+                    "the queue's DelaySeconds attribute (at most 900 s) instead",
                     "SendMessage",
                 )
             if deduplication_id is None and not self._has_content_based_dedup():
@@ -272,7 +312,10 @@ class GenericQueue:
                 DEFAULT_MESSAGE_GROUP_ID if group_id is None else group_id
             )
         else:
-            if delay_seconds is not None:
+            if delay_seconds is not None and delays.is_long(delay_seconds):
+                now = delays.clock_of(self.client)()
+                delays.schedule(entry, delay_seconds, now)
+            elif delay_seconds is not None:
                 entry["DelaySeconds"] = int(delay_seconds)
             if group_id is not None:
                 entry["MessageGroupId"] = str(group_id)
@@ -346,6 +389,9 @@ class RawQueue(GenericQueue):
         return self._send(None, entry)
 
     def process_message(self, message: Any) -> Outcome:
+        arrived = self._arrival(message)
+        if arrived is not None:
+            return arrived
         return self._run_raw([message], message)
 
     def process_messages(self, messages: list[Any]) -> Outcome:
@@ -375,6 +421,9 @@ class RawQueue(GenericQueue):
         return running.conclude(job, stack, result)
 
     async def process_message_async(self, message: Any) -> Outcome:
+        arrived = await self._arrival_async(message)
+        if arrived is not None:
+            return arrived
         job = JobRun(self.name, None, [message])
         stack = self.env.middleware_stack
         processor: Any = self.processor
@@ -483,14 +532,17 @@ class JobQueue(GenericQueue):
         """Send an already-encoded job."""
         entry = encode_job(job_name, message_body, job_context, content_type)
         self._add_routing(entry, delay_seconds, deduplication_id, group_id)
-        if self.env.middleware_stack.before_send:
-            return self._send(job_name, entry)
+        if self.env.middleware_stack.before_send or delays.is_long(delay_seconds):
+            return self._send(job_name, entry)  # attributes added: measure all
         size = job_entry_size(job_name, message_body, job_context, content_type)
         return self._sender.send(entry, size)
 
     # -- processing -----------------------------------------------------------
 
     def process_message(self, message: Any) -> Outcome:
+        arrived = self._arrival(message)
+        if arrived is not None:
+            return arrived
         processor = self._processor_of(message)
         if processor is None:
             return self._no_processor([message])
@@ -503,6 +555,9 @@ class JobQueue(GenericQueue):
         return processor is not None and processor.is_async
 
     async def process_message_async(self, message: Any) -> Outcome:
+        arrived = await self._arrival_async(message)
+        if arrived is not None:
+            return arrived
         processor = self._processor_of(message)
         if processor is None:
             return self._no_processor([message])
@@ -514,7 +569,8 @@ class JobQueue(GenericQueue):
         group gets its own outcome (a RetryJob in one group retries that
         group; the original deleted it, counting it a success)."""
         outcomes: list[tuple[Any, Outcome]] = []
-        accepted = self._check_each(messages, outcomes)
+        ready = self._arrive_each(messages, outcomes)
+        accepted = self._check_each(ready, outcomes)
         for job_name, group in _group_by_job_name(accepted).items():
             processor = self.processors.get(job_name) if job_name else None
             if processor is None:
@@ -547,6 +603,9 @@ class JobQueue(GenericQueue):
                 continue
             accepted.append(message)
         return accepted
+
+    def _job_name_of(self, message: Any) -> str | None:
+        return get_job_name(message)
 
     def _processor_of(self, message: Any) -> Processor | None:
         job_name = get_job_name(message)

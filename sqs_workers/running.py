@@ -4,6 +4,7 @@ Every way user code is called goes through here — sync and ``async def``
 handlers, ``BatchMessages`` lists, raw queues, ``process_batch`` and the
 worker at any concurrency — so each step happens once, in one place::
 
+    arrive(queue, msg)    long delay not due: send it on; S3 payload: fetch
     check(job)            before_decode hooks; accepted content types
     (the queue decodes)   Processor.decode_job: kwargs, context
     call_sync/call_async  before_job hooks; around_job contexts; the call
@@ -29,6 +30,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sqs_workers import delays, payloads
 from sqs_workers.middleware import (
     DROP,
     ERROR,
@@ -83,6 +85,77 @@ def details(job: JobRun) -> str:
     """What an operator needs to find the message(s) of a failure."""
     ids = ", ".join(str(m.message_id) for m in job.messages)
     return f"message {ids}, receive count {job.receive_count}"
+
+
+# -- on arrival: before a message is a job ----------------------------------------
+
+_DUE = delays.DUE_ATTRIBUTE
+_SIZE = payloads.SIZE_ATTRIBUTE
+_LEGACY_SIZE = payloads.LEGACY_SIZE_ATTRIBUTE
+
+
+def needs_arrival(message: Any) -> bool:
+    """Whether ``arrive`` has anything to do for ``message`` (a long delay or
+    an S3 payload); the one check every other message pays."""
+    attributes = message.message_attributes
+    return bool(attributes) and (
+        _DUE in attributes or _SIZE in attributes or _LEGACY_SIZE in attributes
+    )
+
+
+def arrive(queue: Any, message: Any, job_name: str | None) -> Outcome | None:
+    """What happens before ``message`` may run, in order:
+
+    1. a long-delayed message not due yet is sent on (``sqs_workers.delays``):
+       ``True`` (delete this copy), or ``False`` if the send failed (it comes
+       back after the backoff); no job hooks fire for it;
+    2. an S3 payload is fetched into ``message.body``
+       (``sqs_workers.payloads``); one that cannot be is refused (the
+       outcome of a ``MessageRefused``, reported to ``after_job``).
+
+    None: the message is ready to be checked, decoded and run.
+    """
+    attributes = message.message_attributes
+    due = delays.due_at(attributes)
+    if due is not None:
+        remaining = due - delays.clock_of(queue.client)()
+        if remaining > 0:
+            return send_on(queue, message, remaining)
+    if payloads.is_offloaded(attributes):
+        store = queue.env.payload_store
+        try:
+            if store is None:
+                raise payloads.no_store_refusal(message.message_id)
+            store.fetch(message)
+        except MessageRefused as refusal:
+            job = JobRun(queue.name, job_name, [message])
+            return conclude(job, queue.env.middleware_stack, error=refusal)
+    return None
+
+
+def send_on(queue: Any, message: Any, remaining: float) -> Outcome:
+    """One hop of a long delay: the same message again, delayed further."""
+    entry = delays.hop_entry(message, remaining)
+    try:
+        queue.client.send_message(QueueUrl=queue.get_queue_url(), **entry)
+    except Exception:
+        raw_logger.exception(
+            "Could not send on long-delayed message %s of %s (due in %.0f s); "
+            "it comes back after the backoff",
+            message.message_id,
+            queue.name,
+            remaining,
+        )
+        return False
+    if raw_logger.isEnabledFor(_DEBUG):
+        raw_logger.debug(
+            "Message %s of %s is due in %.0f s: sent on with a delay of %s s",
+            message.message_id,
+            queue.name,
+            remaining,
+            entry["DelaySeconds"],
+        )
+    return True
 
 
 # -- before decoding -----------------------------------------------------------

@@ -16,6 +16,7 @@ from sqs_workers.backoff_policies import DEFAULT_BACKOFF, BackoffPolicy
 from sqs_workers.batching import BatchingConfiguration, NoBatching
 from sqs_workers.core import BatchProcessingResult, RedrivePolicy
 from sqs_workers.middleware import Middleware, MiddlewareStack
+from sqs_workers.payloads import LargePayloads, PayloadStore
 from sqs_workers.processors import DEFAULT_CONTEXT_VAR
 from sqs_workers.queue import GenericQueue, JobQueue, RawQueue
 from sqs_workers.shutdown_policies import NeverShutdown, ShutdownPolicy
@@ -58,8 +59,12 @@ class SQSEnv:
     # content types workers decode; None: what this env's producers write
     # (see accepted_content_types).
     accept_content: Collection[str] | None = None
+    # message bodies over a threshold through S3 (sqs_workers.payloads).
+    large_payloads: LargePayloads | None = None
     _accepted: frozenset[str] | None = field(init=False, repr=False, default=None)
     _accepted_for: str | None = field(init=False, repr=False, default=None)
+    _payload_store: PayloadStore | None = field(init=False, repr=False, default=None)
+    _payload_store_for: Any = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         codecs.get_codec(self.codec)  # an unknown codec fails here, not at send
@@ -86,6 +91,28 @@ class SQSEnv:
                 if client_given
                 else self.session.resource("sqs", config=config)
             )
+
+    @property
+    def payload_store(self) -> PayloadStore | None:
+        """Large payloads' S3 side (None without ``large_payloads``).
+
+        Made on first use, with ``large_payloads.s3_client`` or else this
+        env session's ``client("s3")``; made again if either changes.
+        """
+        options = self.large_payloads
+        if options is None:
+            return None
+        store = self._payload_store
+        if (
+            store is None
+            or store.options is not options
+            or (self._payload_store_for is not self.session)
+        ):
+            session = self.session
+            store = PayloadStore(options, lambda: session.client("s3"))
+            self._payload_store = store
+            self._payload_store_for = self.session
+        return store
 
     def add_middleware(self, middleware: Middleware) -> None:
         """Install ``middleware`` after (inside) those already installed."""

@@ -29,6 +29,7 @@ from .fifo import MemoryFifoQueue
 from .message import MemoryMessage, MessageContent, new_id
 from .move_tasks import MoveTasks
 from .queue import MemoryQueue
+from .s3 import MemoryS3
 from .validation import check_send_for_queue
 
 T = TypeVar("T")
@@ -59,6 +60,7 @@ class MemoryAWS:
         self._serials = itertools.count(1)
         self._queue_uids = itertools.count(1)
         self.move_tasks = MoveTasks(self)
+        self.s3 = MemoryS3()  # the buckets of MemorySession.client("s3")
         self.clock.subscribe(self._time_jumped)
 
     def __repr__(self) -> str:

@@ -401,6 +401,8 @@ class Acker:
             )
             self._settle(batch.action, items)
             return None
+        if batch.action == DELETE:
+            _confirm_deletes(items, response)
         failed = response.get("Failed")
         if not failed:
             self._settle(batch.action, items)
@@ -455,3 +457,19 @@ def _chunks(deletes: list[Message], changes: list[tuple[Message, int]]) -> list[
         for i in range(0, len(changes), SQS_BATCH_LIMIT)
     )
     return batches
+
+
+def _confirm_deletes(messages: list[Message], response: dict[str, Any]) -> None:
+    """Call ``on_deleted`` of each message SQS confirmed deleted (the
+    entries' ``Id`` is the message's index in the batch). A callback that
+    raises is logged; acking goes on."""
+    for entry in response.get("Successful") or ():
+        message = messages[int(entry["Id"])]
+        callback = getattr(message, "on_deleted", None)
+        if callback is not None:
+            try:
+                callback()
+            except Exception:
+                logger.exception(
+                    "on_deleted callback of message %s failed", message.message_id
+                )

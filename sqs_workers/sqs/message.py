@@ -9,6 +9,7 @@ processors of the original package read, and its ``delete`` and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
@@ -21,6 +22,7 @@ class Message:
         "md5_of_message_attributes",
         "message_attributes",
         "message_id",
+        "on_deleted",
         "queue_url",
         "receipt_handle",
     )
@@ -36,6 +38,9 @@ class Message:
         self.attributes: dict[str, str] = raw.get("Attributes") or {}
         # Like boto3's resource: None when the message carries no attributes.
         self.message_attributes: dict[str, Any] | None = raw.get("MessageAttributes")
+        # Called by the acker once SQS confirmed this message's delete (e.g.
+        # to delete its payload from S3); None for almost every message.
+        self.on_deleted: Callable[[], Any] | None = None
 
     def delete(self) -> dict[str, Any]:
         return dict(

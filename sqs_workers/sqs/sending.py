@@ -5,7 +5,9 @@
 name, type and value, in UTF-8 bytes), and ``Sender`` sends entries one by one
 or, inside ``add_batch()``, 10 per SendMessageBatch call, cutting a batch
 early so its total never passes the 1 MiB SQS accepts per request.
-Everything that SQS would reject for size is rejected here, before sending.
+Everything that SQS would reject for size is rejected here, before sending,
+unless large payloads are on: then an entry over their threshold has its body
+stored in S3 first (``sqs_workers.payloads``), and only that one.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqs_workers.exceptions import MessageTooLarge, SQSError
 from sqs_workers.sqs.limits import MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES
 from sqs_workers.sqs.retrying import call_with_retry
+
+if TYPE_CHECKING:
+    from sqs_workers.payloads import PayloadStore
 
 logger = logging.getLogger(__name__)
 
@@ -107,12 +112,19 @@ class Sender:
     """Sends a queue's messages, immediately or in batches."""
 
     def __init__(
-        self, client: Any, resolve_url: Callable[[], str], queue_name: str
+        self,
+        client: Any,
+        resolve_url: Callable[[], str],
+        queue_name: str,
+        payloads: PayloadStore | None = None,
     ) -> None:
         self._client = client
         self._resolve_url = resolve_url
         self._queue_name = queue_name
         self._batch = _BatchState()
+        # Large payloads (sqs_workers.payloads): bigger entries go through S3.
+        self._payloads = payloads
+        self._threshold = MAX_MESSAGE_LENGTH if payloads is None else payloads.threshold
 
     # -- batch scope --------------------------------------------------------
 
@@ -134,8 +146,8 @@ class Sender:
         """
         if size is None:
             size = entry_size(entry)
-        if size > MAX_MESSAGE_LENGTH:
-            raise MessageTooLarge(size, MAX_MESSAGE_LENGTH, "SendMessage")
+        if size > self._threshold:
+            entry, size = self._offload(entry, size)
         state = self._batch
         if state.level == 0:
             response = self._client.send_message(QueueUrl=self._resolve_url(), **entry)
@@ -147,6 +159,19 @@ class Sender:
         if len(state.entries) >= SEND_BATCH_SIZE:
             self.flush()
         return None
+
+    def _offload(self, entry: dict[str, Any], size: int) -> tuple[dict[str, Any], int]:
+        """An entry over the threshold: its body to S3 (with large payloads
+        on), else the size error SQS would answer."""
+        store = self._payloads
+        if store is None:
+            raise MessageTooLarge(size, MAX_MESSAGE_LENGTH, "SendMessage")
+        offloaded = store.offload(entry)
+        size = entry_size(offloaded)
+        if size > MAX_MESSAGE_LENGTH:  # its attributes alone are too large
+            store.delete_pointed(offloaded)
+            raise MessageTooLarge(size, MAX_MESSAGE_LENGTH, "SendMessage")
+        return offloaded, size
 
     def flush(self) -> None:
         """Send what this thread's batch holds (at most 10 entries, ≤ 1 MiB)."""

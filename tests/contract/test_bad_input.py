@@ -88,10 +88,12 @@ def test_fifo_per_message_delay_is_refused(sqs: SQSEnv) -> None:
     assert queued_count(queue) == 0
 
 
-def test_delay_over_fifteen_minutes_is_refused(sqs: SQSEnv) -> None:
+def test_delay_over_the_longest_is_refused(sqs: SQSEnv) -> None:
+    # Past 15 minutes a delay hops (issue 11, sqs_workers.delays); past the
+    # documented 7 days it is refused, before sending, as SQS would.
     queue = make_queue(sqs, "q")
     with pytest.raises(ClientError):
-        queue.add_job("job", _delay_seconds=5000, x=1)
+        queue.add_job("job", _delay_seconds=8 * 24 * 3600, x=1)
     assert queued_count(queue) == 0
 
 

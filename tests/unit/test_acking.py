@@ -45,3 +45,20 @@ def test_visibility_zero_makes_messages_receivable_again(sqs: SQSEnv) -> None:
     assert calls == {"ChangeMessageVisibilityBatch": 2}
     again = queue.get_raw_messages(wait_seconds=0, max_messages=12)
     assert sorted(m.message_id for m in again) == sorted(m.message_id for m in messages)
+
+
+def test_on_deleted_runs_only_after_a_confirmed_delete(sqs: SQSEnv) -> None:
+    # The seam large payloads use: a message's on_deleted is called once SQS
+    # confirmed its delete, never for a failed entry or a visibility change.
+    queue = fill(sqs, "confirm", 3)
+    deleted, failed, hidden = queue.get_raw_messages(wait_seconds=0, max_messages=3)
+    called: list[str] = []
+    for message in (deleted, failed, hidden):
+        message.on_deleted = lambda m=message: called.append(m.message_id)
+    failed.receipt_handle = "not-a-receipt-handle"
+    acker = Acker(sqs.sqs_client, queue.get_queue_url(), queue.name)
+    acker.delete(deleted)
+    acker.delete(failed)
+    acker.change_visibility(hidden, 0)
+    acker.flush()
+    assert called == [deleted.message_id]

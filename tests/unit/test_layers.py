@@ -31,9 +31,19 @@ LAYERS: list[tuple[str, ...]] = [
         "sqs.retrying",
     ),
     # 1: talking to SQS, and the in-memory SQS
-    ("sqs", "sqs.sending", "sqs.receiving", "sqs.acking", "sqs.resource", "memory"),
+    # (and long delays, large payloads: SQS and S3 calls, no user code)
+    (
+        "sqs",
+        "sqs.sending",
+        "sqs.receiving",
+        "sqs.acking",
+        "sqs.resource",
+        "memory",
+        "delays",
+        "payloads",
+    ),
     # 2: running user code
-    ("core", "running", "processors", "signing"),
+    ("core", "running", "processors", "signing", "logging_json", "metrics", "cost"),
     # 3: the engine — knows queues only through worker.protocol
     ("worker",),
     # 4: the user-facing objects
