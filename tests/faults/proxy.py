@@ -46,6 +46,7 @@ DENY = "deny"
 RESET = "reset"
 DROP = "drop"
 UPSTREAM_FAILED = "upstream_failed"
+PENDING = "pending"  # a call still being handled
 FAULT_KINDS = (ERROR, THROTTLE, DENY, RESET, DROP)
 
 # Longer than any long poll (20 s) plus latency: a forwarded call never times
@@ -149,7 +150,8 @@ class _Rule:
 
 @dataclass
 class CallRecord:
-    """One call the proxy saw: when it began, its action, what was done to it."""
+    """One call the proxy saw: when it arrived, its action, what was done to
+    it (PENDING while it is being handled)."""
 
     started: float
     action: str
@@ -263,13 +265,22 @@ class FaultProxy:
 
     # -- counters ------------------------------------------------------------
 
-    def record(self, action: str, fate: str, started: float) -> None:
+    def begin(self, action: str) -> CallRecord:
+        """A call arrived: listed at once (``calls()`` shows calls in progress)."""
+        record = CallRecord(time.monotonic(), action, PENDING)
         stats = self._stats
         with stats.lock:
-            stats.counts[fate] += 1
-            stats.by_action[(action, fate)] += 1
             if len(stats.calls) < self.MAX_RECORDS:
-                stats.calls.append(CallRecord(started, action, fate))
+                stats.calls.append(record)
+        return record
+
+    def finish(self, record: CallRecord, fate: str) -> None:
+        """What was done to the call: counted."""
+        stats = self._stats
+        with stats.lock:
+            record.fate = fate
+            stats.counts[fate] += 1
+            stats.by_action[(record.action, fate)] += 1
 
     def counts(self) -> dict[str, int]:
         """Calls per fate, e.g. ``{"forwarded": 812, "error": 61, ...}``."""
@@ -281,7 +292,8 @@ class FaultProxy:
             return dict(self._stats.by_action)
 
     def calls(self, action: str | None = None) -> list[CallRecord]:
-        """The calls seen so far (of one action), in the order they began."""
+        """The calls seen so far (of one action), in the order they arrived,
+        including those in progress."""
         with self._stats.lock:
             records = list(self._stats.calls)
         return [r for r in records if action is None or r.action == action]
@@ -315,28 +327,28 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         proxy = self.server.proxy
-        started = time.monotonic()
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         action = _action_of(self.headers.get("X-Amz-Target"), self.path)
+        call = proxy.begin(action)
         fate, latency = proxy.decide(action)
         if latency:
             time.sleep(latency)
         if fate == RESET:
-            proxy.record(action, fate, started)
+            proxy.finish(call, fate)
             self._reset()
             return
         if fate in _ERROR_ANSWERS:
-            proxy.record(action, fate, started)
+            proxy.finish(call, fate)
             self._answer_error(fate)
             return
         try:
             status, headers, answer = self._forward(body)
         except OSError:
-            proxy.record(action, UPSTREAM_FAILED, started)
+            proxy.finish(call, UPSTREAM_FAILED)
             self._reset()
             return
-        proxy.record(action, fate, started)
+        proxy.finish(call, fate)
         if fate == DROP:
             self._reset()  # the call happened; its answer is lost
             return
