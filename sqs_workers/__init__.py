@@ -1,5 +1,7 @@
 """sqs_workers: jobs on Amazon SQS — a drop-in for the ``sqs-workers`` package."""
 
+from typing import TYPE_CHECKING, Any
+
 from sqs_workers import batching
 from sqs_workers.backoff_policies import (
     DEFAULT_BACKOFF,
@@ -8,7 +10,6 @@ from sqs_workers.backoff_policies import (
     ExponentialBackoff,
 )
 from sqs_workers.exceptions import SQSError
-from sqs_workers.memory_sqs import MemorySession
 from sqs_workers.processors import DropJob, ProcessingResult, RetryJob
 from sqs_workers.queue import JobQueue, RawQueue
 from sqs_workers.sqs_env import SQSEnv
@@ -19,6 +20,20 @@ from sqs_workers.sqs_manage import (
 )
 
 __version__ = "1.0.0.dev0"
+
+if TYPE_CHECKING:
+    from sqs_workers.memory_sqs import MemorySession
+
+
+def __getattr__(name: str) -> Any:
+    # The in-memory SQS loads on first use: a worker in production never
+    # pays for importing it.
+    if name == "MemorySession":
+        from sqs_workers.memory_sqs import MemorySession
+
+        return MemorySession
+    raise AttributeError(f"module 'sqs_workers' has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_BACKOFF",

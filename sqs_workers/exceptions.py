@@ -70,3 +70,17 @@ class UnknownContentType(SQSError, KeyError):
 
 class UnserializableArgument(SQSError, TypeError):
     """A job argument the chosen codec cannot encode."""
+
+
+# The codes SQS answers for a queue that does not exist (query and JSON APIs).
+NOT_FOUND_CODES = frozenset(
+    {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
+)
+
+
+def error_code(error: BaseException) -> str | None:
+    """The SQS error code of a ``ClientError`` (None for anything else)."""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code")
+        return str(code) if code is not None else None
+    return None

@@ -41,8 +41,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import Iterator, Sequence
+from time import monotonic as _monotonic
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -113,13 +113,13 @@ class JobRun:
     """
 
     __slots__ = (
+        "_state",
         "content_type",
         "job_name",
         "kwargs",
         "messages",
         "queue_name",
         "started",
-        "state",
     )
 
     def __init__(
@@ -130,8 +130,15 @@ class JobRun:
         self.messages = messages
         self.kwargs: dict[str, Any] | list[dict[str, Any]] | None = None
         self.content_type: str | None = None
-        self.started = time.monotonic()
-        self.state: dict[str, Any] = {}
+        self.started = _monotonic()
+        self._state: dict[str, Any] | None = None
+
+    @property
+    def state(self) -> dict[str, Any]:
+        # Made on first use: most jobs never need one.
+        if self._state is None:
+            self._state = {}
+        return self._state
 
     @property
     def message(self) -> Any:

@@ -14,7 +14,7 @@ these names without importing one another.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Protocol, Union
 
 if TYPE_CHECKING:
     from sqs_workers.backoff_policies import BackoffPolicy
@@ -53,6 +53,31 @@ Outcome = Union[bool, ProcessingResult]  # noqa: UP007 - a runtime alias
 def outcome_of_result(result: Any) -> Outcome:
     """A handler that returned: success, unless it returned a ProcessingResult."""
     return result if isinstance(result, ProcessingResult) else True
+
+
+class Acknowledger(Protocol):
+    def delete(self, message: Any) -> None: ...
+
+    def change_visibility(self, message: Any, timeout: float) -> None: ...
+
+
+def acknowledge(
+    acker: Acknowledger, message: Any, outcome: Outcome, backoff: BackoffPolicy
+) -> bool:
+    """The one rule from outcome to SQS: success deletes the message; a
+    failure hides it for the backoff (the outcome's own policy, else the
+    queue's ``backoff``), after which SQS delivers it again. Returns success.
+    """
+    if isinstance(outcome, ProcessingResult):
+        if outcome.success:
+            acker.delete(message)
+            return True
+        backoff = outcome.backoff_policy or backoff
+    elif outcome:
+        acker.delete(message)
+        return True
+    acker.change_visibility(message, backoff.get_visibility_timeout(message))
+    return False
 
 
 def succeeded(outcome: Outcome) -> bool:

@@ -10,7 +10,6 @@ exception is an error, logged with its traceback, and retried.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import logging
@@ -18,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from sqs_workers import codecs
+from sqs_workers import codecs, running
 from sqs_workers.context import SQSContext
+from sqs_workers.middleware import JobRun
 from sqs_workers.outcomes import (
     DropJob,
     Outcome,
@@ -50,7 +50,12 @@ DEFAULT_CONTEXT_VAR = "context"
 
 @dataclass
 class Processor:
-    """Calls ``fn`` for each message of one job name of a queue."""
+    """Calls ``fn`` for each message of one job name of a queue.
+
+    ``process(job_kwargs[, job_context])`` is the override point for
+    subclasses given as ``SQSEnv(processor_maker=...)``; everything around
+    the call (checks, middleware, outcome, logs) is ``sqs_workers.running``.
+    """
 
     queue: GenericQueue
     fn: Callable[..., Any] | None = None
@@ -70,18 +75,56 @@ class Processor:
     # -- one message -------------------------------------------------------
 
     def process_message(self, message: Any) -> Outcome:
+        """Run the job of one message; its outcome (see ``sqs_workers.outcomes``)."""
+        queue = self.queue
+        job = JobRun(queue.name, self.job_name, [message])
+        env = queue.env
+        stack = env.middleware_stack
         try:
-            if not self.pass_context and _is_stock(type(self)):
-                # Nothing will see the context: decode (and so check) it,
-                # but skip building an SQSContext only to drop it.
-                job_kwargs = _decode_job(message, with_context=False)[0]
-                result = call_handler(self.fn, (), job_kwargs)
-            else:
-                _, job_kwargs, job_context = self.deserialize_message(message)
-                result = self._call_process(job_kwargs, job_context)
+            accepted = env.accepted_content_types
+            if accepted is not None or stack.before_decode:
+                running.check(job, stack, accepted)
+            call = self._prepare(job, message)
+            result = running.call_sync(job, stack, call)
         except Exception as error:
-            return outcome_of_error(error, self.queue.name, self.job_name, message)
-        return outcome_of_result(result)
+            return running.conclude(job, stack, error=error)
+        return running.conclude(job, stack, result)
+
+    async def process_message_async(self, message: Any) -> Outcome:
+        """``process_message`` for a coroutine handler, awaited on the running loop."""
+        queue = self.queue
+        job = JobRun(queue.name, self.job_name, [message])
+        stack = queue.env.middleware_stack
+        try:
+            running.check(job, stack, queue.env.accepted_content_types)
+            job_kwargs = self._decode_for_call(job, message)
+            fn = self.fn
+            result = await running.call_async(
+                job, stack, lambda: invoke_handler(fn, (), job_kwargs)
+            )
+        except Exception as error:
+            return running.conclude(job, stack, error=error)
+        return running.conclude(job, stack, result)
+
+    def _prepare(self, job: JobRun, message: Any) -> Callable[[], Any]:
+        """Decode ``message`` into ``job``; the call that runs the handler."""
+        if not self.pass_context and _is_stock(type(self)):
+            # Nothing will see the context: decode (and so check) it, but
+            # skip building an SQSContext only to drop it.
+            job_kwargs, job.content_type, _ = _decode_job(message, with_context=False)
+            job.kwargs = job_kwargs
+            return functools.partial(call_handler, self.fn, (), job_kwargs)
+        job.content_type, job_kwargs, job_context = self.deserialize_message(message)
+        job.kwargs = job_kwargs
+        return functools.partial(self._call_process, job_kwargs, job_context)
+
+    def _decode_for_call(self, job: JobRun, message: Any) -> dict[str, Any]:
+        """The handler's keyword arguments (with the context if it takes it)."""
+        job.content_type, job_kwargs, job_context = self.deserialize_message(message)
+        job.kwargs = job_kwargs
+        if self.pass_context:
+            job_kwargs = {**job_kwargs, self.context_var: job_context}
+        return job_kwargs
 
     def process(self, job_kwargs: dict[str, Any], job_context: Any = None) -> Any:
         """Call the function; subclasses wrap this (with or without the context)."""
@@ -91,8 +134,6 @@ class Processor:
                 job_context if job_context is not None else SQSContext()
             )
         return call_handler(self.fn, (), job_kwargs)
-
-    # -- awaited on the worker's event loop ---------------------------------
 
     @property
     def is_async(self) -> bool:
@@ -110,42 +151,40 @@ class Processor:
             and inspect.iscoroutinefunction(self.fn)
         )
 
-    async def process_message_async(self, message: Any) -> Outcome:
-        """``process_message`` for coroutine handlers: awaited, not asyncio.run."""
-        try:
-            _, job_kwargs, job_context = self.deserialize_message(message)
-            if self.pass_context:
-                job_kwargs[self.context_var] = job_context
-            result = invoke_handler(self.fn, (), job_kwargs)
-            if inspect.isawaitable(result):
-                result = await result
-        except Exception as error:
-            return outcome_of_error(error, self.queue.name, self.job_name, message)
-        return outcome_of_result(result)
-
     def _call_process(self, job_kwargs: dict[str, Any], job_context: Any) -> Any:
         # Subclasses of the original package override either
         # process(self, job_kwargs) or process(self, job_kwargs, job_context).
         if _process_takes_context(type(self)):
-            return self.process(job_kwargs, job_context)
-        return self.process(job_kwargs)
+            result = self.process(job_kwargs, job_context)
+        else:
+            result = self.process(job_kwargs)
+        return running.settle(result)
 
     # -- a list of messages (BatchMessages queues) --------------------------
 
     def process_messages(self, messages: list[Any]) -> Outcome:
+        """Run the job of a list of messages (one call with all of them)."""
+        queue = self.queue
+        job = JobRun(queue.name, self.job_name, messages)
+        stack = queue.env.middleware_stack
         try:
-            result = self.process_batch(messages)
+            result = running.call_sync(
+                job, stack, functools.partial(self.process_batch, messages, job)
+            )
         except Exception as error:
-            return outcome_of_error(error, self.queue.name, self.job_name, messages)
-        return outcome_of_result(result)
+            return running.conclude(job, stack, error=error)
+        return running.conclude(job, stack, result)
 
-    def process_batch(self, messages: list[Any]) -> Any:
+    def process_batch(self, messages: list[Any], job: JobRun | None = None) -> Any:
+        """Decode every message and call the function once with the list."""
         jobs = []
         for message in messages:
-            _, job_kwargs, job_context = self.deserialize_message(message)
+            content_type, job_kwargs, job_context = self.deserialize_message(message)
             if self.pass_context:
                 job_kwargs[self.context_var] = job_context
             jobs.append(job_kwargs)
+        if job is not None:
+            job.kwargs, job.content_type = jobs, content_type
         return call_handler(self.fn, (jobs,), {})
 
     def copy(self, **kwargs: Any) -> Processor:
@@ -210,32 +249,6 @@ def _inspect_takes_context(cls: Any) -> bool:
     return len(positional) >= 2
 
 
-def outcome_of_error(
-    error: BaseException, queue_name: str, job_name: str, what: Any
-) -> Outcome:
-    """Log a handler's exception the way its kind deserves; say what to do."""
-    if isinstance(error, RetryJob):
-        logger.info("Retrying %s.%s", queue_name, job_name)
-        return ProcessingResult(success=False, backoff_policy=error.backoff_policy)
-    if isinstance(error, DropJob):
-        logger.warning("Dropping %s.%s without retry: %s", queue_name, job_name, error)
-        return True
-    logger.error(
-        "Error while processing %s.%s (%s)",
-        queue_name,
-        job_name,
-        _ids_of(what),
-        exc_info=error,
-    )
-    return False
-
-
-def _ids_of(what: Any) -> str:
-    if isinstance(what, list):
-        return ", ".join(str(getattr(m, "message_id", "?")) for m in what)
-    return str(getattr(what, "message_id", "?"))
-
-
 def get_job_content_type(job_message: Any) -> str | None:
     return string_attribute(job_message, "ContentType")
 
@@ -264,12 +277,7 @@ def call_handler(fn: Any, args: Any, kwargs: dict[str, Any]) -> Any:
     Coroutine functions are run to completion here; the concurrent worker
     awaits them on its own event loop instead.
     """
-    result = invoke_handler(fn, args, kwargs)
-    # None (what most handlers return) is checked first: isawaitable() is
-    # an ABC isinstance check.
-    if result is not None and inspect.isawaitable(result):
-        return asyncio.run(_await(result))
-    return result
+    return running.settle(invoke_handler(fn, args, kwargs))
 
 
 def invoke_handler(fn: Any, args: Any, kwargs: dict[str, Any]) -> Any:
@@ -287,10 +295,6 @@ def invoke_handler(fn: Any, args: Any, kwargs: dict[str, Any]) -> Any:
     elif accepted is not _ANY_KEYWORD and not kwargs.keys() <= accepted:
         kwargs = {k: v for k, v in kwargs.items() if k in accepted}
     return fn(*args, **kwargs)
-
-
-async def _await(awaitable: Any) -> Any:
-    return await awaitable
 
 
 _ANY_KEYWORD: frozenset[str] = frozenset({"*"})

@@ -8,7 +8,6 @@ acking it. The worker loop that runs them lives in ``sqs_workers.worker``.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import logging
@@ -20,19 +19,24 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
-from sqs_workers import codecs
+from sqs_workers import codecs, running
 from sqs_workers.async_task import AsyncTask
 from sqs_workers.backoff_policies import DEFAULT_BACKOFF, BackoffPolicy
 from sqs_workers.batching import BatchingConfiguration, NoBatching
 from sqs_workers.core import BatchProcessingResult, get_job_name
-from sqs_workers.exceptions import FifoParameterMissing, SQSClientError
-from sqs_workers.outcomes import (
-    Outcome,
-    ProcessingResult,
-    outcome_of_result,
-    succeeded,
+from sqs_workers.exceptions import (
+    NOT_FOUND_CODES,
+    FifoParameterMissing,
+    SQSClientError,
 )
-from sqs_workers.processors import DEFAULT_CONTEXT_VAR, Processor, outcome_of_error
+from sqs_workers.middleware import (
+    JobRun,
+    MessageRefused,
+    MiddlewareStack,
+    OutgoingMessage,
+)
+from sqs_workers.outcomes import Outcome, acknowledge, succeeded
+from sqs_workers.processors import DEFAULT_CONTEXT_VAR, Processor
 from sqs_workers.shutdown_policies import NEVER_SHUTDOWN, ShutdownPolicy
 from sqs_workers.sqs.acking import Acker
 from sqs_workers.sqs.receiving import receive_up_to
@@ -61,9 +65,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_MESSAGE_GROUP_ID = "default"
-NOT_FOUND_CODES = frozenset(
-    {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
-)
 
 Q = TypeVar("Q", bound="GenericQueue")
 
@@ -141,22 +142,23 @@ class GenericQueue:
         result = BatchProcessingResult(self.name)
         if not messages:
             return result
+        stack = self.env.middleware_stack
+        if stack.after_receive:
+            for message in messages:
+                stack.call("after_receive", self.name, message)
         acker = Acker(self.client, self.get_queue_url(), self.name)
-        for message, outcome in self.process_received(messages):
+        if self.batching_policy.batching_enabled:
+            outcomes = self.process_list(messages)
+        else:
+            outcomes = [(m, self.process_message(m)) for m in messages]
+        for message, outcome in outcomes:
             self.record_outcome(acker, result, message, outcome)
         acker.flush()
         return result
 
-    def process_received(self, messages: list[Any]) -> Iterator[tuple[Any, Outcome]]:
-        """Each received message with its outcome, in order."""
-        if self.batching_policy.batching_enabled:
-            yield from self.process_message_list(messages)
-        else:
-            for message in messages:
-                yield message, self.process_message(message)
-
-    def process_message_list(self, messages: list[Any]) -> list[tuple[Any, Outcome]]:
-        """A list of messages handed over at once (BatchMessages)."""
+    def process_list(self, messages: list[Any]) -> list[tuple[Any, Outcome]]:
+        """A list of messages handed over at once (BatchMessages), each with
+        its outcome."""
         outcome = self.process_messages(messages)
         return [(m, outcome) for m in messages]
 
@@ -168,24 +170,29 @@ class GenericQueue:
         outcome: Outcome,
     ) -> None:
         """Success: delete. Failure: hide it for the backoff's timeout."""
-        if isinstance(outcome, ProcessingResult):
-            success, backoff = (
-                outcome.success,
-                outcome.backoff_policy or self.backoff_policy,
-            )
-        else:
-            success, backoff = bool(outcome), self.backoff_policy
+        success = acknowledge(acker, message, outcome, self.backoff_policy)
         result.update_with_message(message, success)
-        if success:
-            acker.delete(message)
-        else:
-            acker.change_visibility(message, backoff.get_visibility_timeout(message))
 
     def process_message(self, message: Any) -> Outcome:
         raise NotImplementedError()
 
     def process_messages(self, messages: list[Any]) -> Outcome:
         raise NotImplementedError()
+
+    # -- what the worker asks of a queue ------------------------------------
+
+    def runs_async(self, message: Any) -> bool:
+        """Whether ``message``'s job is awaited on the worker's event loop
+        (``process_message_async``) rather than run in a thread."""
+        return False
+
+    async def process_message_async(self, message: Any) -> Outcome:
+        """``process_message`` for a job whose handler is ``async def``."""
+        raise NotImplementedError()
+
+    @property
+    def middleware_stack(self) -> MiddlewareStack:
+        return self.env.middleware_stack
 
     def process_queue(
         self,
@@ -223,6 +230,20 @@ class GenericQueue:
         if self._sender_instance is None:
             self._sender_instance = Sender(self.client, self.get_queue_url, self.name)
         return self._sender_instance
+
+    def _send(self, job_name: str | None, entry: dict[str, Any]) -> str | None:
+        """Send ``entry`` once every ``before_send`` hook has seen it.
+
+        A hook that raises stops the send (nothing is queued, the caller
+        sees why): a message that should have been signed must not leave
+        unsigned.
+        """
+        hooks = self.env.middleware_stack.before_send
+        if hooks:
+            outgoing = OutgoingMessage(self.name, job_name, entry)
+            for middleware in hooks:
+                middleware.before_send(outgoing)
+        return self._sender.send(entry)
 
     def _add_routing(
         self,
@@ -322,27 +343,47 @@ class RawQueue(GenericQueue):
             deduplication_id,
             group_id if self.is_fifo else None,
         )
-        return self._sender.send(entry)
+        return self._send(None, entry)
 
     def process_message(self, message: Any) -> Outcome:
-        return self._call_raw(message)
+        return self._run_raw([message], message)
 
     def process_messages(self, messages: list[Any]) -> Outcome:
-        return self._call_raw(messages)
+        return self._run_raw(messages, messages)
 
-    def _call_raw(self, what: Any) -> Outcome:
-        if self.processor is None:
-            logger.warning("No processor set for %s", self.name)
-            return False
+    def runs_async(self, message: Any) -> bool:
+        return type(
+            self
+        ).process_message is RawQueue.process_message and inspect.iscoroutinefunction(
+            self.processor
+        )
+
+    def _run_raw(self, messages: list[Any], argument: Any) -> Outcome:
+        """The processor called with one message (or the list of them)."""
+        job = JobRun(self.name, None, messages)
+        stack = self.env.middleware_stack
+        processor = self.processor
         try:
-            result = self.processor(what)
-            if inspect.isawaitable(result):
-                # An ``async def`` raw processor outside the worker's event
-                # loop: run it to completion, or its job would be acked unrun.
-                result = asyncio.run(_await(result))
+            running.check(job, stack, None)
+            if processor is None:
+                raise MessageRefused(f"no processor set for raw queue {self.name!r}")
+            result = running.call_sync(
+                job, stack, lambda: running.settle(processor(argument))
+            )
         except Exception as error:
-            return outcome_of_error(error, self.name, "raw", what)
-        return outcome_of_result(result)
+            return running.conclude(job, stack, error=error)
+        return running.conclude(job, stack, result)
+
+    async def process_message_async(self, message: Any) -> Outcome:
+        job = JobRun(self.name, None, [message])
+        stack = self.env.middleware_stack
+        processor: Any = self.processor
+        try:
+            running.check(job, stack, None)
+            result = await running.call_async(job, stack, lambda: processor(message))
+        except Exception as error:
+            return running.conclude(job, stack, error=error)
+        return running.conclude(job, stack, result)
 
 
 @dataclass
@@ -442,39 +483,87 @@ class JobQueue(GenericQueue):
         """Send an already-encoded job."""
         entry = encode_job(job_name, message_body, job_context, content_type)
         self._add_routing(entry, delay_seconds, deduplication_id, group_id)
+        if self.env.middleware_stack.before_send:
+            return self._send(job_name, entry)
         size = job_entry_size(job_name, message_body, job_context, content_type)
         return self._sender.send(entry, size)
 
     # -- processing -----------------------------------------------------------
 
     def process_message(self, message: Any) -> Outcome:
-        job_name = get_job_name(message)
-        processor = self.processors.get(job_name) if job_name else None
+        processor = self._processor_of(message)
         if processor is None:
-            return self.process_message_fallback(job_name)  # type: ignore[arg-type]
+            return self._no_processor([message])
         return processor.process_message(message)
 
-    def process_message_list(self, messages: list[Any]) -> list[tuple[Any, Outcome]]:
-        # Each job name's group gets its own outcome: a RetryJob in one group
-        # retries that group (the original deleted it, counting it a success).
+    def runs_async(self, message: Any) -> bool:
+        if type(self).process_message is not JobQueue.process_message:
+            return False  # an override of the original's API: called as written
+        processor = self._processor_of(message)
+        return processor is not None and processor.is_async
+
+    async def process_message_async(self, message: Any) -> Outcome:
+        processor = self._processor_of(message)
+        if processor is None:
+            return self._no_processor([message])
+        return await processor.process_message_async(message)
+
+    def process_list(self, messages: list[Any]) -> list[tuple[Any, Outcome]]:
+        """Each message checked on its own (a refused one does not hold back
+        the others), then one call per job name with its messages; each
+        group gets its own outcome (a RetryJob in one group retries that
+        group; the original deleted it, counting it a success)."""
         outcomes: list[tuple[Any, Outcome]] = []
-        for job_name, group in _group_by_job_name(messages).items():
-            outcome = self._process_group(job_name, group)
+        accepted = self._check_each(messages, outcomes)
+        for job_name, group in _group_by_job_name(accepted).items():
+            processor = self.processors.get(job_name) if job_name else None
+            if processor is None:
+                outcome = self._no_processor(group)
+            else:
+                outcome = processor.process_messages(group)
             outcomes.extend((m, outcome) for m in group)
         return outcomes
 
     def process_messages(self, messages: list[Any]) -> Outcome:
         """All of ``messages`` at once; the first failure is the batch's outcome."""
-        for _, outcome in self.process_message_list(messages):
+        for _, outcome in self.process_list(messages):
             if not succeeded(outcome):
                 return outcome
         return True
 
-    def _process_group(self, job_name: str | None, group: list[Any]) -> Outcome:
-        processor = self.processors.get(job_name) if job_name else None
-        if processor is None:
+    def _check_each(
+        self, messages: list[Any], outcomes: list[tuple[Any, Outcome]]
+    ) -> list[Any]:
+        """Messages that pass ``running.check``; refused ones go to ``outcomes``."""
+        stack = self.env.middleware_stack
+        accepted_types = self.env.accepted_content_types
+        accepted = []
+        for message in messages:
+            job = JobRun(self.name, get_job_name(message), [message])
+            try:
+                running.check(job, stack, accepted_types)
+            except MessageRefused as refusal:
+                outcomes.append((message, running.conclude(job, stack, error=refusal)))
+                continue
+            accepted.append(message)
+        return accepted
+
+    def _processor_of(self, message: Any) -> Processor | None:
+        job_name = get_job_name(message)
+        return self.processors.get(job_name) if job_name else None
+
+    def _no_processor(self, messages: list[Any]) -> Outcome:
+        """No processor for these messages' job name: not run, not deleted."""
+        job_name = get_job_name(messages[0])
+        if type(self).process_message_fallback is not JobQueue.process_message_fallback:
             return self.process_message_fallback(job_name)  # type: ignore[arg-type]
-        return processor.process_messages(group)
+        job = JobRun(self.name, job_name, messages)
+        stack = self.env.middleware_stack
+        refusal = MessageRefused(
+            f"could not find an SQS processor for {self.name}.{job_name}; has it "
+            "been registered correctly?"
+        )
+        return running.conclude(job, stack, error=refusal)
 
     def process_message_fallback(self, job_name: str) -> bool:
         logger.error(
@@ -484,10 +573,6 @@ class JobQueue(GenericQueue):
             job_name,
         )
         return False
-
-
-async def _await(awaitable: Any) -> Any:
-    return await awaitable
 
 
 def _group_by_job_name(messages: list[Any]) -> dict[str | None, list[Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
@@ -15,6 +15,7 @@ from sqs_workers import codecs, context, processors
 from sqs_workers.backoff_policies import DEFAULT_BACKOFF, BackoffPolicy
 from sqs_workers.batching import BatchingConfiguration, NoBatching
 from sqs_workers.core import BatchProcessingResult, RedrivePolicy
+from sqs_workers.middleware import Middleware, MiddlewareStack
 from sqs_workers.processors import DEFAULT_CONTEXT_VAR
 from sqs_workers.queue import GenericQueue, JobQueue, RawQueue
 from sqs_workers.shutdown_policies import NeverShutdown, ShutdownPolicy
@@ -51,8 +52,21 @@ class SQSEnv:
     sqs_resource: Any = None
     queues: dict[str, AnyQueue] = field(default_factory=dict)
 
+    # Not in the original package (keyword arguments only, in practice):
+    # middleware, first added outermost (sqs_workers.middleware);
+    middleware: Sequence[Middleware] = ()
+    # content types workers decode; None: what this env's producers write
+    # (see accepted_content_types).
+    accept_content: Collection[str] | None = None
+    _accepted: frozenset[str] | None = field(init=False, repr=False, default=None)
+    _accepted_for: str | None = field(init=False, repr=False, default=None)
+
     def __post_init__(self) -> None:
         codecs.get_codec(self.codec)  # an unknown codec fails here, not at send
+        self.middleware_stack = MiddlewareStack(self.middleware)
+        if self.accept_content is not None:
+            for content_type in self.accept_content:
+                codecs.get_codec(content_type)  # a typo fails here too
         if self.context is None:
             self.context = self.context_maker()
         config = BotoConfig(
@@ -70,6 +84,32 @@ class SQSEnv:
                 if client_given
                 else self.session.resource("sqs", config=config)
             )
+
+    def add_middleware(self, middleware: Middleware) -> None:
+        """Install ``middleware`` after (inside) those already installed."""
+        self.middleware_stack.add(middleware)
+
+    @property
+    def accepted_content_types(self) -> frozenset[str] | None:
+        """The content types workers of this env decode; others are refused.
+
+        ``accept_content`` when given. Otherwise what this env's producers
+        write: json always (decoding it runs no code), and both pickle
+        types when the env's codec is a pickle one (such an env already
+        trusts pickle; the two differ only in protocol version). So a json
+        env refuses pickle, and a default env works as the original did.
+        None: every registered content type is accepted (no check needed).
+        """
+        if self.codec is not self._accepted_for:
+            accepted = (
+                frozenset(self.accept_content)
+                if self.accept_content is not None
+                else _default_accepted(self.codec)
+            )
+            everything = accepted >= codecs.CONTENT_TYPES_CODECS.keys()
+            self._accepted = None if everything else accepted
+            self._accepted_for = self.codec
+        return self._accepted
 
     def queue(
         self,
@@ -198,3 +238,12 @@ class SQSEnv:
         self, dead_letter_queue_name: str, max_receive_count: int
     ) -> RedrivePolicy:
         return RedrivePolicy(self, dead_letter_queue_name, max_receive_count)
+
+
+PICKLE_CONTENT_TYPES = frozenset({"pickle", "pickle_compat"})
+
+
+def _default_accepted(codec: str) -> frozenset[str]:
+    if codec in PICKLE_CONTENT_TYPES:
+        return PICKLE_CONTENT_TYPES | {"json", codec}
+    return frozenset({"json", codec})

@@ -13,7 +13,7 @@ import functools
 import json
 import re
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import Any
 
 import botocore.session
 from botocore.config import Config
@@ -371,7 +371,7 @@ class MemorySQSClient:
         successful: list[Response] = []
         failed: list[Response] = []
         valid: list[tuple[dict[str, Any], Any]] = []
-        for entry, key in zip(Entries, keys):  # noqa: B905 - py3.9
+        for entry, key in zip(Entries, keys, strict=True):
             try:
                 valid.append((entry, build_content(entry, key)))
             except SQSError as error:
@@ -389,7 +389,7 @@ class MemorySQSClient:
                 for entry, content in valid
             ],
         )
-        for (entry, content), result in zip(valid, results):  # noqa: B905 - py3.9
+        for (entry, content), result in zip(valid, results, strict=True):
             if isinstance(result, SQSError):
                 failed.append(_failure(entry["Id"], result))
                 continue
@@ -584,7 +584,7 @@ def _batch_result(
 ) -> Response:
     successful: list[Response] = []
     failed: list[Response] = []
-    for entry, error in zip(entries, errors):  # noqa: B905 - py3.9
+    for entry, error in zip(entries, errors, strict=True):
         if error is None:
             successful.append({"Id": entry["Id"]})
         else:
@@ -598,8 +598,7 @@ def _system_attribute_names(requested: list[str]) -> tuple[str, ...]:
     return tuple(n for n in SYSTEM_ATTRIBUTES if n in requested)
 
 
-# A runtime alias, so no `X | None` syntax (Python 3.9).
-AttributeSelector = Optional[Callable[[str], bool]]  # noqa: UP045
+AttributeSelector = Callable[[str], bool] | None
 
 
 def _attribute_selector(requested: list[str]) -> AttributeSelector:

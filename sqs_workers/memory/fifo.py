@@ -11,7 +11,7 @@ popped), so a receive never scans blocked groups.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 from .attributes import QueueSettings
 from .message import GONE, INFLIGHT, VISIBLE, MemoryMessage
@@ -23,8 +23,7 @@ if TYPE_CHECKING:
 DEDUPLICATION_WINDOW = 300.0  # seconds, fixed by SQS
 SEQUENCE_BASE = 18_000_000_000_000_000_000  # SQS sequence numbers are ~20 digits
 
-# A runtime alias, so no `X | Y` syntax (Python 3.9).
-DedupKey = Union[str, tuple[str, str]]  # noqa: UP007
+DedupKey = str | tuple[str, str]
 
 
 class MessageGroup:
@@ -69,7 +68,7 @@ class ReceiveAttempt:
         """True while every message is still in flight from this receive."""
         return all(
             m.state == INFLIGHT and m.receive_count == count
-            for m, count in zip(self.messages, self.counts)  # noqa: B905 - py3.9
+            for m, count in zip(self.messages, self.counts, strict=True)
         )
 
 

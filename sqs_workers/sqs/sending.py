@@ -116,15 +116,6 @@ class Sender:
 
     # -- batch scope --------------------------------------------------------
 
-    @property
-    def batching(self) -> bool:
-        return self._batch.level > 0
-
-    @property
-    def held(self) -> list[dict[str, Any]]:
-        """Entries held in this thread's open batch."""
-        return self._batch.entries
-
     def open_batch(self) -> None:
         self._batch.level += 1
 
@@ -166,7 +157,7 @@ class Sender:
 
     def _send_batch(self, entries: list[dict[str, Any]]) -> None:
         ids = _BATCH_IDS[: len(entries)]
-        request = [{"Id": i, **entry} for i, entry in zip(ids, entries)]  # noqa: B905
+        request = [{"Id": i, **entry} for i, entry in zip(ids, entries, strict=True)]
         response = call_with_retry(
             self._client.send_message_batch,
             description="SendMessageBatch",
@@ -175,7 +166,7 @@ class Sender:
         )
         failed = response.get("Failed") or []
         if failed:
-            by_id = dict(zip(ids, entries))  # noqa: B905
+            by_id = dict(zip(ids, entries, strict=True))
             for error in failed:
                 error["_message"] = by_id.get(error.get("Id", ""))
             raise SQSBatchError(failed)

@@ -8,13 +8,13 @@ knows what to extend and the dispatcher knows what has gone stale.
 
 from __future__ import annotations
 
-import inspect
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqs_workers.core import get_job_name
-from sqs_workers.queue import JobQueue, RawQueue
 from sqs_workers.sqs.acking import Acker
+
+if TYPE_CHECKING:
+    from sqs_workers.worker.protocol import WorkerQueue
 
 # How a job runs: in a worker thread, awaited on the event loop, or as a list
 # of messages handed over at once (BatchMessages queues; in a thread).
@@ -27,7 +27,7 @@ class QueueRuntime:
     """One queue as one worker sees it: where it is, and what it holds."""
 
     def __init__(
-        self, queue: Any, url: str, visibility_timeout: int, acker: Acker
+        self, queue: WorkerQueue, url: str, visibility_timeout: int, acker: Acker
     ) -> None:
         self.queue = queue
         self.name: str = queue.name
@@ -57,7 +57,6 @@ class Job:
         "capped",
         "deadline",
         "group",
-        "handler",
         "kind",
         "message",
         "messages",
@@ -82,7 +81,7 @@ class Job:
         self.group: str | None = (
             message.attributes.get("MessageGroupId") if runtime.is_fifo else None
         )
-        self.kind, self.handler = _kind_of(runtime, message, messages)
+        self.kind = _kind_of(runtime, message, messages)
 
     def all_messages(self) -> list[Any]:
         return self.messages if self.messages is not None else [self.message]
@@ -91,24 +90,7 @@ class Job:
         return f"Job({self.runtime.name!r}, {self.message.message_id!r})"
 
 
-def _kind_of(
-    runtime: QueueRuntime, message: Any, messages: list[Any] | None
-) -> tuple[int, Any]:
-    """SYNC/ASYNC/BATCH, and for ASYNC what to await.
-
-    Only the stock message paths are awaited on the loop: a queue class that
-    overrides ``process_message`` gets its override called, in a thread.
-    """
+def _kind_of(runtime: QueueRuntime, message: Any, messages: list[Any] | None) -> int:
     if messages is not None:
-        return BATCH, None
-    queue = runtime.queue
-    method = type(queue).process_message
-    if method is JobQueue.process_message:
-        processor = queue.processors.get(get_job_name(message))
-        if processor is not None and getattr(processor, "is_async", False):
-            return ASYNC, processor
-    elif method is RawQueue.process_message:
-        raw = queue.processor
-        if raw is not None and inspect.iscoroutinefunction(raw):
-            return ASYNC, raw
-    return SYNC, None
+        return BATCH
+    return ASYNC if runtime.queue.runs_async(message) else SYNC

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from botocore.exceptions import ClientError
 
-from sqs_workers.queue import NOT_FOUND_CODES
+from sqs_workers.exceptions import NOT_FOUND_CODES
 from sqs_workers.sqs.receiving import receive_messages, receive_up_to
 from sqs_workers.sqs.retrying import backoff_delay, is_transient
 from sqs_workers.worker.dispatcher import Dispatcher
@@ -96,9 +96,19 @@ class Receiver:
                 if self._wait == 0:
                     self._pause_while_empty()
                 continue
+            self._announce(jobs)
             refused = self._dispatcher.put(self._runtime, jobs, room)
             if refused:  # the worker began stopping during the long poll
                 self._release(self._runtime, refused)
+
+    def _announce(self, jobs: list[Job]) -> None:
+        """Middleware's ``after_receive``, once per message received."""
+        stack = self._runtime.queue.middleware_stack
+        if stack.after_receive:
+            name = self._runtime.name
+            for job in jobs:
+                for message in job.all_messages():
+                    stack.call("after_receive", name, message)
 
     def _pause_while_empty(self) -> None:
         """After an empty receive without long polling: do not spin.

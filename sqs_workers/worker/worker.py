@@ -24,8 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqs_workers.core import BatchProcessingResult
-from sqs_workers.outcomes import Outcome, ProcessingResult, succeeded
-from sqs_workers.processors import outcome_of_error
+from sqs_workers.outcomes import Outcome, succeeded
 from sqs_workers.shutdown_policies import (
     NEVER_SHUTDOWN,
     NeverShutdown,
@@ -129,12 +128,25 @@ class Worker:
 
         Raises the error of a queue that does not exist (at start or later).
         """
+        stacks = self._middleware_stacks()
+        for stack in stacks:
+            stack.call("worker_started", self)
         try:
             self._run()
         finally:
             self.finished.set()
+            for stack in stacks:
+                stack.call("worker_stopped", self)
         if self._fatal is not None:
             raise self._fatal
+
+    def _middleware_stacks(self) -> list[Any]:
+        """The middleware of each distinct env among the queues."""
+        stacks: dict[int, Any] = {}
+        for queue in self.queues:
+            stack = queue.middleware_stack
+            stacks.setdefault(id(stack), stack)
+        return list(stacks.values())
 
     def stop(self, cold: bool = False, wait: float | None = None) -> bool:
         """Ask the worker to stop, from any thread (not from a signal handler).
@@ -494,7 +506,7 @@ class Worker:
         runtime = job.runtime
         messages = job.messages or []
         try:
-            pairs = runtime.queue.process_message_list(messages)
+            pairs = runtime.queue.process_list(messages)
         except Exception:
             logger.exception("Processing a batch of %s failed", runtime.name)
             pairs = [(m, False) for m in messages]
@@ -520,15 +532,7 @@ class Worker:
 
     @staticmethod
     async def _await_handler(job: Job) -> Outcome:
-        handler = job.handler
-        process_async = getattr(handler, "process_message_async", None)
-        if process_async is not None:  # a Processor of a JobQueue
-            return await process_async(job.message)
-        try:  # a RawQueue's coroutine function
-            result = await handler(job.message)
-        except Exception as error:
-            return outcome_of_error(error, job.runtime.name, "raw", job.message)
-        return result if isinstance(result, ProcessingResult) else True
+        return await job.runtime.queue.process_message_async(job.message)
 
     def _record(self, runtime: QueueRuntime, message: Any, outcome: Outcome) -> bool:
         """Ack per the queue's rules (delete, or backoff visibility)."""

@@ -1,0 +1,268 @@
+"""Running a job: the one path from a received message to its outcome.
+
+Every way user code is called goes through here — sync and ``async def``
+handlers, ``BatchMessages`` lists, raw queues, ``process_batch`` and the
+worker at any concurrency — so each step happens once, in one place::
+
+    check(job)            before_decode hooks; accepted content types
+    (the queue decodes)   Processor.decode_job: kwargs, context
+    call_sync/call_async  before_job hooks; around_job contexts; the call
+    conclude(job, ...)    result or exception -> Outcome; logs; after_job
+
+The queue (``sqs_workers.queue``) strings these together per kind of queue;
+what an outcome means for the message (delete, or hide for the backoff) is
+``sqs_workers.outcomes.acknowledge``.
+
+Log records keep the original package's logger names, messages and
+``extra`` fields (``message_id`` or ``message_ids``, ``queue_name``,
+``job_name``, ``job_content_type``, ``backoff_policy``), which users' log
+pipelines filter on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Collection, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqs_workers.middleware import (
+    DROP,
+    ERROR,
+    REFUSED,
+    RETRY,
+    SUCCESS,
+    JobOutcome,
+    JobRun,
+    MessageRefused,
+    MiddlewareStack,
+    log_failure,
+)
+from sqs_workers.outcomes import DropJob, Outcome, ProcessingResult, RetryJob
+from sqs_workers.sqs.message import string_value
+
+# The original package logged jobs on these two loggers.
+job_logger = logging.getLogger("sqs_workers.processors")
+raw_logger = logging.getLogger("sqs_workers.queue")
+
+_DEBUG = logging.DEBUG
+
+
+def log_extra(job: JobRun) -> dict[str, Any]:
+    """The ``extra`` fields of a log record about ``job`` (built only to log)."""
+    extra: dict[str, Any] = {"queue_name": job.queue_name}
+    if len(job.messages) == 1:
+        extra["message_id"] = job.messages[0].message_id
+    else:
+        extra["message_ids"] = [m.message_id for m in job.messages]
+    if job.job_name is not None:
+        extra["job_name"] = job.job_name
+    if job.content_type is not None:
+        extra["job_content_type"] = job.content_type
+    extra["receive_count"] = job.receive_count
+    return extra
+
+
+def label(job: JobRun) -> str:
+    """How log messages name a job, in the original's words: ``queue.job``,
+    ``batch for queue.job``; raw queues: ``queue.message_id``, ``queue for
+    ids [...]``."""
+    many = len(job.messages) > 1
+    if job.job_name is not None:
+        name = f"{job.queue_name}.{job.job_name}"
+        return f"batch for {name}" if many else name
+    if many:
+        return f"{job.queue_name} for ids {[m.message_id for m in job.messages]}"
+    return f"{job.queue_name}.{job.messages[0].message_id}"
+
+
+def details(job: JobRun) -> str:
+    """What an operator needs to find the message(s) of a failure."""
+    ids = ", ".join(str(m.message_id) for m in job.messages)
+    return f"message {ids}, receive count {job.receive_count}"
+
+
+# -- before decoding -----------------------------------------------------------
+
+
+def check(
+    job: JobRun, stack: MiddlewareStack, accepted: Collection[str] | None
+) -> None:
+    """Refuse what must not be decoded: raise ``MessageRefused``.
+
+    Middleware (signatures, allow-lists) looks first; then each message's
+    ``ContentType`` must be one this env accepts (raw queues: ``None``, no
+    check), since decoding a pickle runs code chosen by whoever sent it.
+    """
+    if stack.before_decode:
+        stack.decode_check(job)
+    if accepted is not None:
+        for message in job.messages:
+            content_type = string_value(message.message_attributes, "ContentType")
+            if content_type not in accepted:
+                raise MessageRefused(
+                    f"content type {content_type!r} of message "
+                    f"{message.message_id} is not accepted by this worker "
+                    f"(accepted: {', '.join(sorted(accepted))}); set "
+                    "SQSEnv(accept_content=[...]) to change that"
+                )
+
+
+# -- calling the handler -----------------------------------------------------
+
+
+def call_sync(job: JobRun, stack: MiddlewareStack, call: Callable[[], Any]) -> Any:
+    """``call()`` inside the job's middleware; exceptions propagate."""
+    if job_logger.isEnabledFor(_DEBUG):
+        announce(job)
+    if stack.before_job:
+        stack.call("before_job", job)
+    if not stack.around_job:
+        return call()
+    with around(job, stack):
+        return call()
+
+
+async def call_async(
+    job: JobRun, stack: MiddlewareStack, call: Callable[[], Awaitable[Any]]
+) -> Any:
+    """``await call()`` inside the job's middleware, on the running loop."""
+    if job_logger.isEnabledFor(_DEBUG):
+        announce(job)
+    if stack.before_job:
+        stack.call("before_job", job)
+    if not stack.around_job:
+        return await call()
+    with around(job, stack):
+        return await call()
+
+
+def announce(job: JobRun) -> None:
+    """The original's DEBUG record as a job starts."""
+    logger = job_logger if job.job_name is not None else raw_logger
+    verb = "Processing" if len(job.messages) > 1 else "Process"
+    logger.debug("%s %s", verb, label(job), extra=log_extra(job))
+
+
+@contextmanager
+def around(job: JobRun, stack: MiddlewareStack) -> Iterator[None]:
+    """Enter every ``around_job`` context (first added outermost).
+
+    A context sees the handler's exception but cannot swallow it (the
+    outcome would lie); one that fails on entry or exit is logged and
+    skipped, so a broken middleware never changes what happens to the job.
+    """
+    entered: list[tuple[Any, Any]] = []
+    for m in stack.around_job:
+        try:
+            context = m.around_job(job)
+            if context is not None:
+                context.__enter__()
+                entered.append((m, context))
+        except Exception:
+            log_failure(m, "around_job")
+    error: BaseException | None = None
+    try:
+        yield
+    except BaseException as raised:
+        error = raised
+        raise
+    finally:
+        for m, context in reversed(entered):
+            try:
+                if error is None:
+                    context.__exit__(None, None, None)
+                else:
+                    context.__exit__(type(error), error, error.__traceback__)
+            except Exception as failure:
+                if failure is not error:
+                    log_failure(m, "around_job")
+
+
+def run_to_completion(awaitable: Awaitable[Any]) -> Any:
+    """Run a coroutine a sync caller got from a handler (outside the worker's
+    loop), so that an ``async def`` job is never acked unrun."""
+
+    async def wait() -> Any:
+        return await awaitable
+
+    return asyncio.run(wait())
+
+
+def settle(result: Any) -> Any:
+    """A handler's return value, run to completion if it is awaitable."""
+    # None (what most handlers return) first: isawaitable() is an ABC check.
+    if result is not None and inspect.isawaitable(result):
+        return run_to_completion(result)
+    return result
+
+
+# -- after the call ---------------------------------------------------------------
+
+
+def conclude(
+    job: JobRun,
+    stack: MiddlewareStack,
+    result: Any = None,
+    error: BaseException | None = None,
+) -> Outcome:
+    """The outcome of a job that returned ``result`` or raised ``error``.
+
+    Logged the way its kind deserves (as the original package did), then
+    reported to ``after_job`` hooks.
+    """
+    backoff = None
+    if error is None:
+        if isinstance(result, ProcessingResult):
+            outcome: Outcome = result
+            kind = SUCCESS if result.success else RETRY
+            backoff = result.backoff_policy
+        else:
+            outcome, kind = True, SUCCESS
+    else:
+        outcome, kind, backoff = _outcome_of_error(job, error)
+    if stack.after_job:
+        duration = time.monotonic() - job.started
+        stack.call("after_job", job, JobOutcome(kind, duration, error, backoff))
+    return outcome
+
+
+def _outcome_of_error(job: JobRun, error: BaseException) -> tuple[Outcome, str, Any]:
+    logger = job_logger if job.job_name is not None else raw_logger
+    if isinstance(error, RetryJob):
+        extra = log_extra(job)
+        if error.backoff_policy is not None:
+            extra["backoff_policy"] = error.backoff_policy
+        logger.info("Retrying %s", label(job), extra=extra)
+        policy = error.backoff_policy
+        return ProcessingResult(success=False, backoff_policy=policy), RETRY, policy
+    if isinstance(error, DropJob):
+        logger.warning(
+            "Dropping %s without retry (%s): %s",
+            label(job),
+            details(job),
+            error,
+            extra=log_extra(job),
+        )
+        return True, DROP, None
+    if isinstance(error, MessageRefused):
+        logger.error(
+            "Refused %s (%s): %s; it comes back after the backoff and goes to "
+            "the dead-letter queue by the redrive policy",
+            label(job),
+            details(job),
+            error,
+            extra=log_extra(job),
+        )
+        return False, REFUSED, None
+    logger.error(
+        "Error while processing %s (%s)",
+        label(job),
+        details(job),
+        exc_info=error,
+        extra=log_extra(job),
+    )
+    return False, ERROR, None
