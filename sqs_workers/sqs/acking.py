@@ -1,33 +1,69 @@
 """Acking: deletes for finished jobs, visibility changes for retried ones.
 
 Both go to SQS in batches of up to 10 entries. ``Acker`` is thread-safe: any
-worker thread may add to it, and whoever fills a batch (or calls ``flush``)
-sends it. Entries are swapped out under the lock and sent outside it, so a
-slow SQS call never blocks the threads that record outcomes.
+worker thread may add to it.
 
-With ``max_delay`` set (the concurrent worker's mode), a background thread
-does all the sending instead: a full batch of 10 goes at once, a partial one
-once its oldest entry has waited ``max_delay`` seconds. Recording an outcome
-then never waits on the network, which matters when the recorder is an
-event loop running hundreds of jobs. ``close()`` sends what is left and stops
-that thread.
+Without ``max_delay`` (``process_batch``, ``drain_queue``) whoever fills a
+batch, or calls ``flush``, sends it from its own thread, retrying failures
+with jittered backoff before returning.
+
+With ``max_delay`` set (the worker's mode) recording an outcome never waits
+on the network: a flusher thread cuts batches (a full batch of 10 at once, a
+partial one once its oldest entry has waited ``max_delay`` seconds) and hands
+them to up to ``max_in_flight`` sender threads, so several batches are in
+flight at once. A batch that fails, wholly or in part (retryable ``Failed``
+entries such as InternalError), goes back on a timer with jittered backoff
+and is sent again by whichever sender is free: a failing call never holds up
+the acks behind it, and no entry is ever in two batches at once. Entries that
+cannot succeed (an invalid receipt handle) are logged and dropped.
+
+The worker's messages stay invisible until their delete is confirmed:
+``guard(job)`` hands over a finished job whose delete is still on its way,
+and the heartbeat extends it (``guarded_due``) until the delete succeeded or
+was given up. ``close()`` sends what is left, retries included, and stops the
+threads.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
+import queue
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 from sqs_workers.sqs.limits import MAX_BATCH_ENTRIES
 from sqs_workers.sqs.message import Message
-from sqs_workers.sqs.retrying import call_with_retry
+from sqs_workers.sqs.retrying import backoff_delay, is_retryable_entry, is_transient
 
 logger = logging.getLogger(__name__)
 
 SQS_BATCH_LIMIT = MAX_BATCH_ENTRIES
+# Batches in flight at once per acker (timed mode): enough to keep up with a
+# slow round trip and to keep acks moving while one call is retried.
+MAX_IN_FLIGHT = 4
+# Attempts per entry before giving up (its message then comes back after its
+# visibility timeout: a redelivery, never a loss). With the backoff below
+# that is several seconds of trying.
+MAX_ATTEMPTS = 8
+RETRY_BASE = 0.05
+RETRY_CAP = 2.0
+
+DELETE = "DeleteMessageBatch"
+VISIBILITY = "ChangeMessageVisibilityBatch"
+
+
+class Batch:
+    """Up to 10 entries of one kind, and how often they were tried."""
+
+    __slots__ = ("action", "attempt", "items")
+
+    def __init__(self, action: str, items: list[Any], attempt: int = 0) -> None:
+        self.action = action
+        self.items = items  # Message (deletes) or (Message, seconds)
+        self.attempt = attempt
 
 
 class Acker:
@@ -37,6 +73,7 @@ class Acker:
         queue_url: str,
         queue_name: str,
         max_delay: float | None = None,
+        max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         self._client = client
         self._queue_url = queue_url
@@ -45,11 +82,23 @@ class Acker:
         self._deletes: list[Message] = []
         self._visibility: list[tuple[Message, int]] = []
         self._max_delay = max_delay
-        # Timed mode only: the flusher thread and what it waits on.
+        self._max_in_flight = max(1, max_in_flight)
+        # Timed mode only: the flusher thread, the senders and their state.
         self._wakeup = threading.Condition(self._lock)
         self._oldest = 0.0  # monotonic time the oldest pending entry was added
         self._flusher: threading.Thread | None = None
+        self._outbox: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
+        self._senders: list[threading.Thread] = []
+        self._in_flight = 0
+        self._retries: list[tuple[float, int, Batch]] = []  # a heap on due time
+        self._sequence = itertools.count()
         self._closed = False
+        # Timed mode: ids of messages whose delete is not confirmed yet, and
+        # the finished jobs the heartbeat keeps invisible meanwhile.
+        self._unsettled: set[int] = set()
+        self._guards: dict[int, Any] = {}
+
+    # -- recording ---------------------------------------------------------------
 
     def delete(self, message: Message) -> None:
         """Acknowledge a finished job: its message will be deleted."""
@@ -62,7 +111,7 @@ class Acker:
                 self._take_deletes() if len(self._deletes) >= SQS_BATCH_LIMIT else None
             )
         if full:
-            self._send_deletes(full)
+            self._send_now(Batch(DELETE, full))
 
     def change_visibility(self, message: Message, timeout: float) -> None:
         """Hide a message for ``timeout`` seconds (0: visible again at once)."""
@@ -77,21 +126,58 @@ class Acker:
                 else None
             )
         if full:
-            self._send_visibility(full)
+            self._send_now(Batch(VISIBILITY, full))
 
     def pending(self) -> int:
+        """Entries recorded and not sent yet (retries waiting included)."""
         with self._lock:
-            return len(self._deletes) + len(self._visibility)
+            retrying = sum(len(batch.items) for _, _, batch in self._retries)
+            return len(self._deletes) + len(self._visibility) + retrying
+
+    # -- the heartbeat's view ------------------------------------------------------
+
+    def guard(self, job: Any) -> None:
+        """Keep ``job`` (a finished one) in the heartbeat's care while its
+        delete is on its way; forgotten once every delete is settled."""
+        if self._max_delay is None:
+            return
+        with self._lock:
+            unsettled = self._unsettled
+            if not unsettled:
+                return
+            for message in job.all_messages():
+                key = id(message)
+                if key in unsettled:
+                    self._guards[key] = job
+
+    def guarded_due(self, before: float) -> list[Any]:
+        """Guarded jobs whose visibility ends before ``before`` (monotonic)."""
+        with self._lock:
+            if not self._guards:
+                return []
+            due = {
+                id(job): job
+                for job in self._guards.values()
+                if job.deadline < before and not job.capped
+            }
+        return list(due.values())
+
+    def guarded(self) -> int:
+        with self._lock:
+            return len(self._guards)
+
+    # -- sending now ---------------------------------------------------------------
 
     def flush(self) -> None:
-        """Send everything recorded so far."""
+        """Send everything recorded so far, from this thread, retries included."""
         with self._lock:
             deletes, changes = self._take_deletes(), self._take_visibility()
-        self._send_in_chunks(deletes, changes)
+        for batch in _chunks(deletes, changes):
+            self._send_now(batch)
 
     def flush_soon(self) -> None:
         """Send what is pending without waiting for more (timed mode: on the
-        flusher thread, so the caller does not wait on the network)."""
+        flusher's senders, so the caller does not wait on the network)."""
         if self._max_delay is None:
             self.flush()
             return
@@ -101,7 +187,7 @@ class Acker:
                 self._wakeup.notify()
 
     def close(self) -> None:
-        """Send everything pending and stop the flusher thread (timed mode).
+        """Send everything pending (retries included) and stop the threads.
 
         Entries added after this are sent at once by the thread adding them.
         """
@@ -111,9 +197,20 @@ class Acker:
             flusher = self._flusher
         if flusher is not None:
             flusher.join()
+        for _ in self._senders:
+            self._outbox.put(None)
+        for sender in self._senders:
+            sender.join()
         self.flush()
 
-    # -- timed mode ---------------------------------------------------------
+    def _send_now(self, batch: Batch | None) -> None:
+        """Send one batch from this thread; sleep through its retries."""
+        while batch is not None:
+            batch = self._attempt(batch)
+            if batch is not None:
+                time.sleep(_retry_delay(batch))
+
+    # -- timed mode ------------------------------------------------------------------
 
     def _add_timed(self, visibility: bool, entry: Any) -> None:
         with self._lock:
@@ -122,6 +219,8 @@ class Acker:
             # Pick the list under the lock: the flusher swaps in new ones.
             entries: list[Any] = self._visibility if visibility else self._deletes
             entries.append(entry)
+            if not visibility:
+                self._unsettled.add(id(entry))
             closed = self._closed
             if not closed:
                 if self._flusher is None:
@@ -145,56 +244,87 @@ class Acker:
 
     def _flush_loop(self) -> None:
         assert self._max_delay is not None
+        put = self._outbox.put
         while True:
             with self._lock:
-                deletes, changes = self._next_batches(self._max_delay)
-                if deletes is None:
+                batch = self._next_batch(self._max_delay)
+                if batch is None:
                     return
-            self._send_in_chunks(deletes, changes or [])
+                self._in_flight += 1
+                # One sender per batch in flight, started as they are needed.
+                if len(self._senders) < self._in_flight:
+                    self._start_sender()
+            put(batch)
 
-    def _next_batches(
-        self, max_delay: float
-    ) -> tuple[list[Message] | None, list[tuple[Message, int]] | None]:
-        """Wait (lock held) until something must be sent; take it. None: closed."""
+    def _start_sender(self) -> None:
+        sender = threading.Thread(
+            target=self._send_loop,
+            name=f"sqs-acker-{self._queue_name}-{len(self._senders)}",
+            daemon=True,  # a process exiting mid-call must not wait for it
+        )
+        self._senders.append(sender)
+        sender.start()
+
+    def _send_loop(self) -> None:
+        get = self._outbox.get
+        while (batch := get()) is not None:
+            self._send_in_flight(batch)
+
+    def _send_in_flight(self, batch: Batch) -> None:
+        again = None
+        try:
+            again = self._attempt(batch)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                if again is not None:
+                    due = time.monotonic() + _retry_delay(again)
+                    heapq.heappush(self._retries, (due, next(self._sequence), again))
+                self._wakeup.notify()
+
+    def _next_batch(self, max_delay: float) -> Batch | None:
+        """Wait (lock held) until a batch must go and a sender is free; cut it.
+
+        None once closed with nothing pending, retrying or in flight.
+        """
         while True:
-            if not self._deletes and not self._visibility:
-                if self._closed:
-                    return None, None
+            pending = bool(self._deletes or self._visibility)
+            if not pending and not self._retries and self._closed:
+                if self._in_flight == 0:
+                    return None
                 self._wakeup.wait()
                 continue
-            due = self._oldest + max_delay - time.monotonic()
-            if due <= 0 or self._closed:
-                return self._take_deletes(), self._take_visibility()
-            if (
-                len(self._deletes) >= SQS_BATCH_LIMIT
-                or len(self._visibility) >= SQS_BATCH_LIMIT
-            ):
-                return self._take_full_batches()
-            self._wakeup.wait(due)
+            now = time.monotonic()
+            timeout: float | None = None
+            if self._in_flight < self._max_in_flight:
+                if self._retries and self._retries[0][0] <= now:
+                    return heapq.heappop(self._retries)[2]
+                if len(self._deletes) >= SQS_BATCH_LIMIT:
+                    return self._cut(DELETE, self._deletes, whole=True)
+                if len(self._visibility) >= SQS_BATCH_LIMIT:
+                    return self._cut(VISIBILITY, self._visibility, whole=True)
+                if pending:
+                    due = self._oldest + max_delay - now
+                    if due <= 0 or self._closed:
+                        if self._deletes:
+                            return self._cut(DELETE, self._deletes, whole=False)
+                        return self._cut(VISIBILITY, self._visibility, whole=False)
+                    timeout = due
+                if self._retries:
+                    retry_due = self._retries[0][0] - now
+                    timeout = retry_due if timeout is None else min(timeout, retry_due)
+            # else: every sender busy; one finishing wakes us.
+            self._wakeup.wait(timeout)
 
-    def _take_full_batches(
-        self,
-    ) -> tuple[list[Message], list[tuple[Message, int]]]:
-        """Only whole batches of 10: a remainder waits to fill up, not sent short."""
-        cut_d = len(self._deletes) - len(self._deletes) % SQS_BATCH_LIMIT
-        cut_v = len(self._visibility) - len(self._visibility) % SQS_BATCH_LIMIT
-        deletes, self._deletes = self._deletes[:cut_d], self._deletes[cut_d:]
-        changes, self._visibility = (
-            self._visibility[:cut_v],
-            self._visibility[cut_v:],
-        )
-        # The remainder arrived after the batch filled, so it is recent:
-        # restart its clock now rather than keeping a time per entry.
-        self._oldest = time.monotonic()
-        return deletes, changes
-
-    def _send_in_chunks(
-        self, deletes: list[Message], changes: list[tuple[Message, int]]
-    ) -> None:
-        for start in range(0, len(deletes), SQS_BATCH_LIMIT):
-            self._send_deletes(deletes[start : start + SQS_BATCH_LIMIT])
-        for start in range(0, len(changes), SQS_BATCH_LIMIT):
-            self._send_visibility(changes[start : start + SQS_BATCH_LIMIT])
+    def _cut(self, action: str, entries: list[Any], whole: bool) -> Batch:
+        """The first 10 entries of ``entries`` (lock held) as a batch."""
+        items = entries[:SQS_BATCH_LIMIT]
+        del entries[:SQS_BATCH_LIMIT]
+        if whole and 0 < len(entries) < SQS_BATCH_LIMIT:
+            # The remainder arrived after the batch filled, so it is recent:
+            # restart its clock now rather than keeping a time per entry.
+            self._oldest = time.monotonic()
+        return Batch(action, items)
 
     def _take_deletes(self) -> list[Message]:
         taken, self._deletes = self._deletes, []
@@ -204,46 +334,97 @@ class Acker:
         taken, self._visibility = self._visibility, []
         return taken
 
-    def _send_deletes(self, messages: list[Message]) -> None:
-        entries = [
-            {"Id": str(i), "ReceiptHandle": m.receipt_handle}
-            for i, m in enumerate(messages)
-        ]
-        self._send(self._client.delete_message_batch, "DeleteMessageBatch", entries)
+    # -- one call ------------------------------------------------------------------
 
-    def _send_visibility(self, changes: list[tuple[Message, int]]) -> None:
-        entries = [
-            {"Id": str(i), "ReceiptHandle": m.receipt_handle, "VisibilityTimeout": t}
-            for i, (m, t) in enumerate(changes)
-        ]
-        self._send(
-            self._client.change_message_visibility_batch,
-            "ChangeMessageVisibilityBatch",
-            entries,
-        )
-
-    def _send(
-        self, call: Callable[..., Any], action: str, entries: list[dict[str, Any]]
-    ) -> None:
-        """Send one batch; never raise: a lost ack only means a redelivery."""
+    def _attempt(self, batch: Batch) -> Batch | None:
+        """Send ``batch`` once; the part to send again, or None. Never raises:
+        a lost ack only means a redelivery."""
+        items = batch.items
+        if batch.action == DELETE:
+            call = self._client.delete_message_batch
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m.receipt_handle}
+                for i, m in enumerate(items)
+            ]
+        else:
+            call = self._client.change_message_visibility_batch
+            entries = [
+                {
+                    "Id": str(i),
+                    "ReceiptHandle": m.receipt_handle,
+                    "VisibilityTimeout": t,
+                }
+                for i, (m, t) in enumerate(items)
+            ]
+        last = batch.attempt + 1 >= MAX_ATTEMPTS
         try:
-            response = call_with_retry(
-                call, description=action, QueueUrl=self._queue_url, Entries=entries
-            )
-        except Exception:
-            logger.exception(
-                "%s for %s failed; its %d messages will be redelivered after "
-                "their visibility timeout",
-                action,
+            response = call(QueueUrl=self._queue_url, Entries=entries)
+        except Exception as error:
+            if is_transient(error) and not last:
+                return Batch(batch.action, items, batch.attempt + 1)
+            logger.error(
+                "%s for %s failed (%s: %s) after %d attempts; its %d messages "
+                "will be redelivered after their visibility timeout",
+                batch.action,
                 self._queue_name,
-                len(entries),
+                type(error).__name__,
+                error,
+                batch.attempt + 1,
+                len(items),
             )
-            return
-        if response.get("Failed"):
+            self._settle(batch.action, items)
+            return None
+        failed = response.get("Failed")
+        if not failed:
+            self._settle(batch.action, items)
+            return None
+        return self._after_partial_failure(batch, failed, last)
+
+    def _after_partial_failure(
+        self, batch: Batch, failed: list[dict[str, Any]], last: bool
+    ) -> Batch | None:
+        items = batch.items
+        again: list[Any] = []
+        dropped: list[dict[str, Any]] = []
+        for failure in failed:
+            if is_retryable_entry(failure) and not last:
+                again.append(items[int(failure["Id"])])
+            else:
+                dropped.append(failure)
+        if dropped:
             logger.warning(
-                "%s for %s: %d entries failed: %s",
-                action,
+                "%s for %s: %d entries failed for good: %s",
+                batch.action,
                 self._queue_name,
-                len(response["Failed"]),
-                response["Failed"],
+                len(dropped),
+                dropped,
             )
+        retried = {id(item) for item in again}
+        self._settle(batch.action, [i for i in items if id(i) not in retried])
+        return Batch(batch.action, again, batch.attempt + 1) if again else None
+
+    def _settle(self, action: str, items: list[Any]) -> None:
+        """These deletes are done with (confirmed or given up): unguard them."""
+        if action != DELETE or self._max_delay is None:
+            return
+        with self._lock:
+            for message in items:
+                key = id(message)
+                self._unsettled.discard(key)
+                self._guards.pop(key, None)
+
+
+def _retry_delay(batch: Batch) -> float:
+    return backoff_delay(batch.attempt - 1, base=RETRY_BASE, cap=RETRY_CAP)
+
+
+def _chunks(deletes: list[Message], changes: list[tuple[Message, int]]) -> list[Batch]:
+    batches = [
+        Batch(DELETE, deletes[i : i + SQS_BATCH_LIMIT])
+        for i in range(0, len(deletes), SQS_BATCH_LIMIT)
+    ]
+    batches.extend(
+        Batch(VISIBILITY, changes[i : i + SQS_BATCH_LIMIT])
+        for i in range(0, len(changes), SQS_BATCH_LIMIT)
+    )
+    return batches

@@ -43,6 +43,19 @@ _RETRYABLE_CODES = frozenset(
 )
 
 
+# Per-entry failure codes of a batch call (``Failed`` entries) worth sending
+# again; anything else (an invalid receipt handle, a message no longer in
+# flight) will fail the same way every time.
+_RETRYABLE_ENTRY_CODES = _RETRYABLE_CODES | {"ServiceUnavailable", "InternalError"}
+
+
+def is_retryable_entry(failure: dict[str, Any]) -> bool:
+    """A ``Failed`` entry of a batch response that may succeed if sent again."""
+    if failure.get("SenderFault"):
+        return False
+    return str(failure.get("Code", "")) in _RETRYABLE_ENTRY_CODES
+
+
 def is_transient(error: BaseException) -> bool:
     """True when the same call may succeed if tried again later."""
     if isinstance(error, ClientError):
@@ -78,3 +91,43 @@ def call_with_retry(
             )
             sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def retry_for(
+    fn: Callable[[], T],
+    *,
+    description: str,
+    timeout: float,
+    wait: Callable[[float], Any] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    """Call ``fn()``; retry transient failures with jittered backoff for up to
+    ``timeout`` seconds (the worker's start-up: a queue lookup during a brief
+    throttling or 5xx spell should wait it out, not end the worker).
+
+    Errors that waiting cannot fix (a missing queue, denied access) are raised
+    at once; a transient one still failing at the deadline is raised too.
+    ``wait(delay)`` sleeps between attempts; it may return True to give up
+    early (e.g. the worker was asked to stop), re-raising the last error.
+    """
+    deadline = clock() + timeout
+    attempt = 0
+    while True:
+        try:
+            return fn()
+        except Exception as error:
+            remaining = deadline - clock()
+            if not is_transient(error) or remaining <= 0:
+                raise
+            delay = min(remaining, backoff_delay(min(attempt, 8), base=0.2, cap=5.0))
+            attempt += 1
+            logger.warning(
+                "SQS %s failed (%s: %s); retrying in %.2fs (giving up in %.0fs)",
+                description,
+                type(error).__name__,
+                error,
+                delay,
+                remaining,
+            )
+            if wait(delay):
+                raise

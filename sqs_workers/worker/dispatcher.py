@@ -15,8 +15,10 @@ Rules it enforces:
 - FIFO queues: one job per MessageGroupId at a time, in receive order; when
   one fails, the group's later jobs are released (not run) so SQS redelivers
   the group in order;
-- without a heartbeat, a job whose visibility ran out while it waited is not
-  started (another consumer may have it by now).
+- a job whose visibility ran out while it waited (no heartbeat, or one that
+  SQS kept refusing) is not started, since another consumer may have it by
+  now, and is handed to ``release`` to be made visible again at once, so it
+  is neither lost for a visibility timeout nor refused over and over.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class Dispatcher:
         concurrency: int,
         prefetch: int,
         start: Callable[[list[Job]], None],
-        check_expiry: bool,
+        release: Callable[[list[Job]], None],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._runtimes = list(runtimes)
@@ -54,7 +56,7 @@ class Dispatcher:
         # single slot when the user asked for (almost) no prefetch.
         self._need = max(1, min(RECEIVE_BATCH, prefetch))
         self._start = start
-        self._check_expiry = check_expiry
+        self._release = release
         self._clock = clock
         self._lock = threading.Lock()
         self._room = {id(rt): threading.Condition(self._lock) for rt in runtimes}
@@ -107,9 +109,11 @@ class Dispatcher:
             for job in jobs:
                 runtime.jobs.add(job)
                 self._enqueue(runtime, job)
-            startable = self._take_startable()
+            startable, stale = self._take_startable()
             if len(jobs) < asked:
                 self._room[key].notify()  # another receiver may use the rest
+        if stale:
+            self._release(stale)
         if startable:
             self._start(startable)
         return []
@@ -140,9 +144,11 @@ class Dispatcher:
             self._running -= 1
             self._forget(runtime, job)
             released = self._next_of_group(runtime, job, success)
-            startable = self._take_startable()
+            startable, stale = self._take_startable()
             if self._running == 0:
                 self._idle.notify_all()
+        if stale:
+            released.extend(stale)
         following = None
         if take_next and startable and startable[0].kind != ASYNC:
             following = startable.pop(0)
@@ -170,20 +176,24 @@ class Dispatcher:
         runtime.ready.append(parked.popleft())
         return []
 
-    def _take_startable(self) -> list[Job]:
-        """Jobs that may start now (lock held); counted as running."""
+    def _take_startable(self) -> tuple[list[Job], list[Job]]:
+        """Jobs that may start now (lock held), counted as running; and the
+        stale ones met on the way (forgotten, to be released)."""
         if self._paused or self._stopping:
-            return []
+            return [], []
         startable: list[Job] = []
+        stale: list[Job] = []
+        now = self._clock()
         while self._running < self._concurrency:
             job = self._next_ready()
             if job is None:
                 break
-            if self._check_expiry and self._expired(job):
+            if job.deadline - now < self._margin(job.runtime):
+                self._drop_stale(job, stale)
                 continue
             self._running += 1
             startable.append(job)
-        return startable
+        return startable, stale
 
     def _next_ready(self) -> Job | None:
         runtimes = self._runtimes
@@ -198,25 +208,29 @@ class Dispatcher:
                 return runtime.ready.popleft()
         return None
 
-    def _expired(self, job: Job) -> bool:
+    @staticmethod
+    def _margin(runtime: QueueRuntime) -> float:
+        """Starting a job this close to its visibility's end is not worth it:
+        the message may be someone else's before the job gets going."""
+        return min(1.0, runtime.visibility_timeout * 0.1)
+
+    def _drop_stale(self, job: Job, stale: list[Job]) -> None:
+        """Forget a job whose visibility ran out while it waited (lock held)."""
         runtime = job.runtime
-        margin = min(1.0, runtime.visibility_timeout * 0.1)
-        if self._clock() < job.deadline - margin:
-            return False
         logger.warning(
             "%s waited in prefetch past its visibility timeout (%ss): not "
-            "starting it; SQS will deliver it again (enable the heartbeat or "
-            "lower prefetch to avoid this)",
+            "starting it (another consumer may have it by now); released",
             job,
             runtime.visibility_timeout,
         )
         self._forget(runtime, job)
+        stale.append(job)
         if job.group is not None:
             # Its group-mates must not overtake it either.
             parked = runtime.groups.pop(job.group, None) or deque()
             for later in parked:
                 self._forget(runtime, later)
-        return True
+                stale.append(later)
 
     def _forget(self, runtime: QueueRuntime, job: Job) -> None:
         runtime.jobs.discard(job)
@@ -299,10 +313,6 @@ class Dispatcher:
         """Start no more jobs (they stay held until ``stop`` hands them back)."""
         with self._lock:
             self._paused = True
-
-    @property
-    def stopping(self) -> bool:
-        return self._stopping
 
     def wait_idle(self, timeout: float | None) -> bool:
         """Wait until no job runs; False if ``timeout`` passed first."""

@@ -1,7 +1,8 @@
 """The heartbeat: keep held messages invisible while their jobs need them.
 
-Every ``interval`` it looks for held messages (running or prefetched) whose
-visibility ends within half an extension, and extends them all with one
+Every ``interval`` it looks for held messages (running or prefetched, and
+finished ones whose delete SQS has not confirmed yet) whose visibility ends
+within half an extension, and extends them all with one
 ChangeMessageVisibilityBatch per 10 messages per queue. A job may then run
 far longer than its queue's visibility timeout and still run once.
 
@@ -104,7 +105,11 @@ class Heartbeat:
             # Extend while at least a beat and a half of margin remains.
             horizon = max(extend_by / 2, self.interval * 1.5)
             now = self._clock()
-            due = self._dispatcher.due_for_extension(runtime, now + horizon)
+            before = now + horizon
+            due = self._dispatcher.due_for_extension(runtime, before)
+            # Finished jobs whose delete SQS has not confirmed yet: hidden
+            # too, or a slow or failing delete would mean a second run.
+            due.extend(runtime.acker.guarded_due(before))
             if due:
                 extended += self._extend(runtime, due, now, extend_by)
         return extended

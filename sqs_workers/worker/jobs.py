@@ -35,6 +35,9 @@ class QueueRuntime:
         self.client: Any = queue.client
         self.acker = acker
         self.visibility_timeout = visibility_timeout
+        # Asked for on each receive (the worker's option, or the one assumed
+        # when the queue's could not be read); None: the queue's own.
+        self.receive_visibility: int | None = None
         self.is_fifo: bool = queue.is_fifo
         policy = queue.batching_policy
         self.batch_size: int = policy.batch_size if policy.batching_enabled else 0

@@ -25,8 +25,9 @@ SQS_MAX_VISIBILITY_SECONDS = MAX_VISIBILITY_SECONDS
 class HeartbeatOptions:
     """Keeping messages of running (and prefetched) jobs invisible.
 
-    ``enabled``: None means on for concurrent workers (concurrency > 1),
-    off for the one-job-at-a-time default.
+    ``enabled``: on unless False (None, the default, means on). Without it a
+    prefetched message that waits longer than the visibility timeout is
+    released unrun, and a job that outlasts it may run twice.
     ``interval``: seconds between checks; None means a quarter of the
     queue's visibility timeout (at least 0.2 s, at most 30 s).
     ``extend_by``: seconds of visibility each extension grants; None means
@@ -73,6 +74,10 @@ class WorkerOptions:
     ``wait_seconds``: the long-poll wait of each ReceiveMessage (0-20).
     ``visibility_timeout``: asked for on each receive; None uses the queue's.
     ``ack_delay``: longest a finished job's delete waits to share a batch.
+    ``startup_timeout``: how long transient SQS errors (throttling, 5xx,
+    dropped connections) at start, while looking up the queues, are retried
+    before ``run()`` gives up and raises them. A missing queue or denied
+    access raises at once.
     """
 
     concurrency: int = 1
@@ -81,6 +86,7 @@ class WorkerOptions:
     wait_seconds: float = 10
     visibility_timeout: int | None = None
     ack_delay: float = 0.05
+    startup_timeout: float = 60.0
     heartbeat: HeartbeatOptions = field(default_factory=HeartbeatOptions)
     shutdown: ShutdownOptions = field(default_factory=ShutdownOptions)
 
@@ -91,6 +97,10 @@ class WorkerOptions:
             raise ValueError(f"receivers must be >= 1, got {self.receivers}")
         if self.prefetch is not None and self.prefetch < 0:
             raise ValueError(f"prefetch must be >= 0, got {self.prefetch}")
+        if self.startup_timeout < 0:
+            raise ValueError(
+                f"startup_timeout must be >= 0, got {self.startup_timeout}"
+            )
         if not 0 <= self.wait_seconds <= MAX_WAIT_SECONDS:
             raise ValueError(
                 f"wait_seconds must be in [0, {MAX_WAIT_SECONDS}], "
@@ -105,8 +115,7 @@ class WorkerOptions:
 
     @property
     def heartbeat_enabled(self) -> bool:
-        enabled = self.heartbeat.enabled
-        return self.concurrency > 1 if enabled is None else enabled
+        return self.heartbeat.enabled is not False
 
 
 @dataclass(frozen=True)

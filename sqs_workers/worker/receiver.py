@@ -44,7 +44,6 @@ class Receiver:
         runtime: QueueRuntime,
         dispatcher: Dispatcher,
         wait_seconds: float,
-        visibility_timeout: int | None,
         release: Callable[[QueueRuntime, list[Job]], None],
         on_empty: Callable[[], None],
         on_fatal: Callable[[BaseException], None],
@@ -54,7 +53,6 @@ class Receiver:
         self._runtime = runtime
         self._dispatcher = dispatcher
         self._wait = int(wait_seconds)
-        self._visibility = visibility_timeout
         self._release = release
         self._on_empty = on_empty
         self._on_fatal = on_fatal
@@ -122,24 +120,27 @@ class Receiver:
 
     def _receive(self, room: int) -> list[Job]:
         runtime = self._runtime
-        received_at = time.monotonic()
-        deadline = received_at + (self._visibility or runtime.visibility_timeout)
+        asked = runtime.receive_visibility
         if runtime.batch_size:
             messages = receive_up_to(
-                runtime.client,
-                runtime.url,
-                runtime.batch_size,
-                self._wait,
-                self._visibility,
+                runtime.client, runtime.url, runtime.batch_size, self._wait, asked
             )
             runtime.looks_drained = len(messages) < runtime.batch_size
             if not messages:
                 return []
+            received_at = time.monotonic()
+            deadline = received_at + runtime.visibility_timeout
             return [Job(runtime, messages[0], received_at, deadline, messages)]
         messages = receive_messages(
-            runtime.client, runtime.url, room, self._wait, self._visibility
+            runtime.client, runtime.url, room, self._wait, asked
         )
         runtime.looks_drained = len(messages) < room
+        # SQS starts a message's visibility clock when it hands it out, at
+        # the end of the long poll, not when the poll began: reckoning from
+        # the start would judge a message that arrived late in a long poll
+        # stale at once.
+        received_at = time.monotonic()
+        deadline = received_at + runtime.visibility_timeout
         return [Job(runtime, m, received_at, deadline) for m in messages]
 
     def _pause_after(self, error: BaseException, failures: int) -> None:

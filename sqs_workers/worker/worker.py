@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from sqs_workers.core import BatchProcessingResult
 from sqs_workers.outcomes import Outcome, succeeded
@@ -31,7 +31,7 @@ from sqs_workers.shutdown_policies import (
     ShutdownPolicy,
 )
 from sqs_workers.sqs.acking import Acker
-from sqs_workers.sqs.retrying import call_with_retry
+from sqs_workers.sqs.retrying import retry_for
 from sqs_workers.worker.dispatcher import Dispatcher
 from sqs_workers.worker.executors import InlineRunner, LoopRunner, ThreadRunners
 from sqs_workers.worker.heartbeat import Heartbeat
@@ -41,6 +41,8 @@ from sqs_workers.worker.receiver import Receiver
 from sqs_workers.worker.signals import SignalCounter, may_install, stop_signals
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # How often the run() thread looks at signals and time-based policies when
 # nothing else wakes it.
@@ -178,6 +180,24 @@ class Worker:
     # -- setting up ------------------------------------------------------------
 
     def _run(self) -> None:
+        self._build()
+        install = may_install(self.options.shutdown.handle_signals)
+        with stop_signals(self._signals, install):
+            self._start_threads()
+            try:
+                cold = self._serve()
+            except BaseException:
+                # Raised by an inline job (SystemExit, KeyboardInterrupt
+                # without our signal handlers): stop cold, then let it out.
+                self._shut_down(True)
+                raise
+            self._shut_down(cold)
+            if self._watcher is not None:
+                self._watcher.join(1)
+
+    def _build(self) -> None:
+        """Make the parts (nothing started yet): per queue its runtime, then
+        the executors, the dispatcher, the heartbeat and the receivers."""
         options = self.options
         runtimes = [self._runtime_for(queue) for queue in self.queues]
         self._sinks = {id(rt): ResultSink(rt.name) for rt in runtimes}
@@ -201,7 +221,7 @@ class Worker:
             options.concurrency,
             options.prefetch_count,
             self._start_jobs,
-            check_expiry=not options.heartbeat_enabled,
+            self._release_jobs,
         )
         self._heartbeat = (
             Heartbeat(
@@ -218,7 +238,6 @@ class Worker:
                 rt,
                 self._dispatcher,
                 options.wait_seconds,
-                options.visibility_timeout,
                 self._release,
                 self._on_empty,
                 self._on_fatal,
@@ -228,63 +247,79 @@ class Worker:
             for rt in runtimes
             for index in range(options.receivers)
         ]
-        install = may_install(options.shutdown.handle_signals)
-        with stop_signals(self._signals, install):
-            if self._heartbeat is not None:
-                self._heartbeat.start()
-            for receiver in self._receivers:
-                receiver.start()
-            watcher = None
-            if isinstance(self._threads, InlineRunner):
-                watcher = threading.Thread(
-                    target=self._watch_for_stop, name="sqs-worker-watch", daemon=True
-                )
-                watcher.start()
-            logger.info(
-                "Worker started on %s (concurrency %d, prefetch %d, heartbeat %s)",
-                ", ".join(rt.name for rt in runtimes),
-                options.concurrency,
-                options.prefetch_count,
-                "on" if self._heartbeat else "off",
+        self._watcher: threading.Thread | None = None
+        if isinstance(self._threads, InlineRunner):
+            self._watcher = threading.Thread(
+                target=self._watch_for_stop, name="sqs-worker-watch", daemon=True
             )
-            self.started.set()
-            try:
-                cold = self._serve()
-            except BaseException:
-                # Raised by an inline job (SystemExit, KeyboardInterrupt
-                # without our signal handlers): stop cold, then let it out.
-                self._shut_down(True)
-                raise
-            self._shut_down(cold)
-            if watcher is not None:
-                watcher.join(1)
+
+    def _start_threads(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.start()
+        for receiver in self._receivers:
+            receiver.start()
+        if self._watcher is not None:
+            self._watcher.start()
+        options = self.options
+        logger.info(
+            "Worker started on %s (concurrency %d, prefetch %d, heartbeat %s)",
+            ", ".join(rt.name for rt in self._runtimes),
+            options.concurrency,
+            options.prefetch_count,
+            "on" if self._heartbeat else "off",
+        )
+        self.started.set()
 
     def _runtime_for(self, queue: Any) -> QueueRuntime:
-        url = queue.get_queue_url()  # a missing queue raises here, clearly
-        visibility = self.options.visibility_timeout or self._queue_visibility(
-            queue, url
-        )
+        # A missing queue or denied access raises here at once, clearly;
+        # throttling or a 5xx spell at start is waited out (startup_timeout).
+        url = self._at_start(queue.get_queue_url, f"GetQueueUrl of {queue.name}")
+        asked = self.options.visibility_timeout
+        if asked is not None:
+            visibility = asked
+        else:
+            known = self._queue_visibility(queue, url)
+            # Unknown: ask SQS for the one we assume on every receive, so
+            # the heartbeat and the prefetch expiry reckon with the truth.
+            if known is None:
+                visibility = asked = DEFAULT_VISIBILITY_TIMEOUT
+            else:
+                visibility = known
         acker = Acker(queue.client, url, queue.name, max_delay=self.options.ack_delay)
-        return QueueRuntime(queue, url, visibility, acker)
+        runtime = QueueRuntime(queue, url, visibility, acker)
+        runtime.receive_visibility = asked
+        return runtime
 
-    @staticmethod
-    def _queue_visibility(queue: Any, url: str) -> int:
+    def _at_start(self, fn: Callable[[], T], description: str) -> T:
+        """``fn()`` with start-up retries; a stop request ends the waiting."""
+        return retry_for(
+            fn,
+            description=description,
+            timeout=self.options.startup_timeout,
+            wait=self._stop_requested.wait,
+        )
+
+    def _queue_visibility(self, queue: Any, url: str) -> int | None:
+        """The queue's VisibilityTimeout, or None when it cannot be read."""
         try:
-            attributes = call_with_retry(
-                queue.client.get_queue_attributes,
-                description="GetQueueAttributes",
-                QueueUrl=url,
-                AttributeNames=["VisibilityTimeout"],
+            attributes = self._at_start(
+                lambda: queue.client.get_queue_attributes(
+                    QueueUrl=url, AttributeNames=["VisibilityTimeout"]
+                ),
+                f"GetQueueAttributes of {queue.name}",
             )["Attributes"]
             return int(attributes["VisibilityTimeout"])
         except Exception as error:
             logger.warning(
-                "Could not read the visibility timeout of %s (%s); assuming %ds",
+                "Could not read the visibility timeout of %s (%s: %s); asking "
+                "for %ds on every receive so that is what it is (set "
+                "visibility_timeout to choose another)",
                 queue.name,
+                type(error).__name__,
                 error,
                 DEFAULT_VISIBILITY_TIMEOUT,
             )
-            return DEFAULT_VISIBILITY_TIMEOUT
+            return None
 
     # -- the run() thread --------------------------------------------------------
 
@@ -417,16 +452,19 @@ class Worker:
         #    first, those messages reappear after their visibility timeout.
         for receiver in self._receivers:
             receiver.join(RECEIVER_JOIN)
-        # 5. Only now the heartbeat may stop: it protected the running jobs.
-        if self._heartbeat is not None:
-            self._heartbeat.stop()
-        # 6. Idle executors exit; a cold stop cancels awaited jobs.
+        # 5. Idle executors exit; a cold stop cancels awaited jobs.
         self._loop.close(cancel=cold)
         if not cold:
             self._threads.close(timeout=1)
-        # 7. Send every delete and visibility change recorded so far.
+        # 6. Send every delete and visibility change recorded so far,
+        #    retrying failed ones, while the heartbeat still keeps the
+        #    finished jobs' messages invisible until their deletes succeed.
         for runtime in self._runtimes:
             runtime.acker.close()
+        # 7. Only now the heartbeat may stop: it protected the running jobs
+        #    and the unconfirmed deletes.
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
         # 8. The policy sees every job that finished, even during the stop.
         self._feed_policy()
         logger.info("Worker stopped")
@@ -460,6 +498,15 @@ class Worker:
         for job in jobs:
             self._release(job.runtime, [job])
             job.runtime.acker.flush()
+
+    def _release_jobs(self, jobs: list[Job]) -> None:
+        """Release jobs of any queues (the dispatcher's stale ones), at once."""
+        runtimes: dict[int, QueueRuntime] = {}
+        for job in jobs:
+            self._release(job.runtime, [job])
+            runtimes[id(job.runtime)] = job.runtime
+        for runtime in runtimes.values():
+            runtime.acker.flush_soon()
 
     def _release(self, runtime: QueueRuntime, jobs: list[Job]) -> None:
         """Make messages we will not run visible again at once."""
@@ -545,8 +592,11 @@ class Worker:
         self._feed_policy()
         runtime = job.runtime
         released, following = self._dispatcher.done(job, success, take_next)
+        # Its delete may still be on its way (batched, or retried): the
+        # heartbeat keeps the message invisible until SQS confirmed it.
+        runtime.acker.guard(job)
         if released:
-            self._release(runtime, released)
+            self._release_jobs(released)
         if runtime.looks_drained and not self._dispatcher.holds(runtime):
             # Nothing in hand and the queue looked drained: no job will fill
             # the batch soon, and waiting out ack_delay would only delay

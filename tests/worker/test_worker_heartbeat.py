@@ -68,6 +68,10 @@ class FakeRuntime:
     def __init__(self) -> None:
         self.sent: list[int] = []
         self.client = self
+        self.acker = self
+
+    def guarded_due(self, before: float) -> list[Any]:
+        return []
 
     def change_message_visibility_batch(self, QueueUrl: str, Entries: Any) -> Any:
         self.sent.extend(e["VisibilityTimeout"] for e in Entries)

@@ -45,8 +45,11 @@ def test_keywords_override_a_given_dataclass() -> None:
 def test_defaults_keep_the_original_behaviour() -> None:
     options = WorkerOptions()
     assert options.concurrency == 1 and options.wait_seconds == 10
-    assert not options.heartbeat_enabled  # on only for concurrent workers
+    # On at every concurrency: prefetched and running messages stay hidden
+    # (issue 14: the one-at-a-time default dead-lettered unrun jobs).
+    assert options.heartbeat_enabled
     assert WorkerOptions(concurrency=2).heartbeat_enabled
+    assert options.startup_timeout == 60
     assert options.prefetch_count == 20
     assert WorkerOptions(concurrency=64).prefetch_count == 64
 
