@@ -20,9 +20,11 @@ from typing import Any
 
 from sqs_testing import wait_until
 
+import sqs_workers
 from sqs_workers import SQSEnv
 
 WORKER_SCRIPT = Path(__file__).with_name("worker_main.py")
+PACKAGE_ROOT = Path(sqs_workers.__file__).resolve().parents[1]
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -159,6 +161,11 @@ class WorkerProcess:
         env.update(FAKE_AWS_ENV)
         env["AWS_ENDPOINT_URL"] = self.endpoint_url
         env["PYTHONUNBUFFERED"] = "1"
+        # The child runs the very package the tests import (a worktree's,
+        # not whatever an editable install points at).
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(PACKAGE_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+        )
         with self.output_path.open("wb") as output:
             self.process = subprocess.Popen(
                 [sys.executable, str(WORKER_SCRIPT), json.dumps(self.config)],
