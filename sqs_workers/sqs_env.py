@@ -63,6 +63,8 @@ class SQSEnv:
 
     def __post_init__(self) -> None:
         codecs.get_codec(self.codec)  # an unknown codec fails here, not at send
+        if isinstance(self.session, type):
+            self.session = _session_from_class(self.session)
         self.middleware_stack = MiddlewareStack(self.middleware)
         if self.accept_content is not None:
             for content_type in self.accept_content:
@@ -238,6 +240,23 @@ class SQSEnv:
         self, dead_letter_queue_name: str, max_receive_count: int
     ) -> RedrivePolicy:
         return RedrivePolicy(self, dead_letter_queue_name, max_receive_count)
+
+
+def _session_from_class(cls: type) -> Any:
+    """``SQSEnv(MemorySession)`` (the class, a natural slip): an instance of it.
+
+    Any other class fails now, saying what to write, rather than later with
+    a missing ``self`` in ``client()``.
+    """
+    from sqs_workers.memory_sqs import MemorySession  # loaded only for this slip
+
+    if issubclass(cls, MemorySession):
+        return cls()
+    name = f"{cls.__module__}.{cls.__qualname__}"
+    raise TypeError(
+        f"SQSEnv(session=...) takes a session object, not the class {name}; "
+        f"write SQSEnv(session={cls.__qualname__}(...))"
+    )
 
 
 PICKLE_CONTENT_TYPES = frozenset({"pickle", "pickle_compat"})

@@ -19,6 +19,9 @@ from moto_server import MotoServer, start_moto_server
 
 from sqs_workers import MemorySession, SQSEnv
 
+# pytester: the testing kit's plugin is tested as users load it (tests/testing).
+pytest_plugins = ["pytester"]
+
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",

@@ -54,6 +54,7 @@ from sqs_workers import (
     create_fifo_queue,
     create_standard_queue,
 )
+from sqs_workers.codecs import CONTENT_TYPES_CODECS
 from sqs_workers.context import SQSContext
 from sqs_workers.processors import Processor
 
@@ -241,6 +242,10 @@ class Ours:
             queue_prefix=queue_prefix,
             codec=codec,
             processor_maker=RecordingProcessor,
+            # The worker's own codec differs from the jobs' on purpose (a
+            # message is decoded by its ContentType); it trusts every codec,
+            # as a worker of the released package did.
+            accept_content=sorted(CONTENT_TYPES_CODECS),
         )
 
     def record(self, job: str, kwargs: dict[str, Any], context: Any) -> None:
