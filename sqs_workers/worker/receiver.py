@@ -28,6 +28,11 @@ logger = logging.getLogger(__name__)
 # After an empty receive with no long-poll wait, pause this long before the
 # next one: polling an empty queue in a tight loop burns CPU and API calls.
 EMPTY_POLL_PAUSE = 0.1
+# Pauses after failed receives: jittered, doubling from ~0.1 s up to 5 s.
+# The first is short: one failed call in a flaky spell (a dropped connection,
+# one throttled request) should not idle the worker for long.
+RETRY_BASE = 0.05
+RETRY_CAP = 5.0
 
 
 def is_fatal(error: BaseException) -> bool:
@@ -144,7 +149,7 @@ class Receiver:
         return [Job(runtime, m, received_at, deadline) for m in messages]
 
     def _pause_after(self, error: BaseException, failures: int) -> None:
-        delay = backoff_delay(min(failures, 8), base=0.2)
+        delay = backoff_delay(min(failures, 16), base=RETRY_BASE, cap=RETRY_CAP)
         level = logging.WARNING if is_transient(error) else logging.ERROR
         logger.log(
             level,
