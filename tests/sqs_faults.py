@@ -199,3 +199,78 @@ def _queue_empty(env: SQSEnv, queue: Any) -> bool:
         attributes["ApproximateNumberOfMessages"] == "0"
         and attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
     )
+
+
+class FailEntries:
+    """The first ``times`` calls of ``action``: one entry is not done and
+    comes back in the response's ``Failed`` list with ``code``, as SQS
+    reports a partial batch failure.
+
+    Acts on the API's own parameters: ``before-call`` on the in-memory client,
+    ``before-parameter-build`` on boto3 (whose ``before-call`` carries the
+    serialized request instead).
+    """
+
+    def __init__(
+        self, client: Any, action: str, code: str = "InternalError", times: int = 1
+    ) -> None:
+        self.code = code
+        self.left = times
+        self.failed_ids: list[str] = []
+        events = client.meta.events
+        events.register(f"before-parameter-build.sqs.{action}", self._strip)
+        events.register(f"before-call.sqs.{action}", self._strip)
+        events.register(f"after-call.sqs.{action}", self._report)
+
+    def _strip(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        entries = params.get("Entries")
+        if not entries or self.left <= 0 or "sqs_faults_failed" in context:
+            return
+        self.left -= 1
+        entry = entries.pop(0)
+        context["sqs_faults_failed"] = entry["Id"]
+
+    def _report(
+        self, parsed: dict[str, Any], context: dict[str, Any], **_: Any
+    ) -> None:
+        entry_id = context.pop("sqs_faults_failed", None)
+        if entry_id is None:
+            return
+        self.failed_ids.append(entry_id)
+        parsed.setdefault("Failed", []).append(
+            {
+                "Id": entry_id,
+                "SenderFault": False,
+                "Code": self.code,
+                "Message": f"injected {self.code}",
+            }
+        )
+
+
+class Concurrent:
+    """The most calls of ``action`` in flight at once through ``client``.
+
+    Each call waits (up to ``hold`` seconds) for another to overlap it, so
+    calls that can overlap do, and calls made one at a time are not slowed
+    by much more than ``hold``.
+    """
+
+    def __init__(self, client: Any, action: str, hold: float = 0.5) -> None:
+        self.active = 0
+        self.most = 0
+        self.hold = hold
+        self._overlap = threading.Condition()
+        events = client.meta.events
+        events.register(f"before-call.sqs.{action}", self._enter)
+        events.register(f"after-call.sqs.{action}", self._leave)
+
+    def _enter(self, **_: Any) -> None:
+        with self._overlap:
+            self.active += 1
+            self.most = max(self.most, self.active)
+            self._overlap.notify_all()
+            self._overlap.wait_for(lambda: self.most >= 2, self.hold)
+
+    def _leave(self, **_: Any) -> None:
+        with self._overlap:
+            self.active -= 1

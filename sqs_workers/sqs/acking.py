@@ -44,10 +44,14 @@ SQS_BATCH_LIMIT = MAX_BATCH_ENTRIES
 # Batches in flight at once per acker (timed mode): enough to keep up with a
 # slow round trip and to keep acks moving while one call is retried.
 MAX_IN_FLIGHT = 4
-# Attempts per entry before giving up (its message then comes back after its
-# visibility timeout: a redelivery, never a loss). With the backoff below
-# that is several seconds of trying.
-MAX_ATTEMPTS = 8
+# How long an entry is retried before it is given up (its message then comes
+# back after its visibility timeout: a redelivery, never a loss). The worker's
+# heartbeat keeps a finished job's message invisible meanwhile, so trying for
+# a while is cheaper than running the job again.
+RETRY_FOR = 30.0
+# Without the worker (process_batch, drain_queue) the caller waits through
+# the retries and no heartbeat protects anything: try for less long.
+SYNC_RETRY_FOR = 5.0
 RETRY_BASE = 0.05
 RETRY_CAP = 2.0
 
@@ -58,12 +62,18 @@ VISIBILITY = "ChangeMessageVisibilityBatch"
 class Batch:
     """Up to 10 entries of one kind, and how often they were tried."""
 
-    __slots__ = ("action", "attempt", "items")
+    __slots__ = ("action", "attempt", "first", "items")
 
-    def __init__(self, action: str, items: list[Any], attempt: int = 0) -> None:
+    def __init__(
+        self, action: str, items: list[Any], attempt: int = 0, first: float = 0.0
+    ) -> None:
         self.action = action
         self.items = items  # Message (deletes) or (Message, seconds)
         self.attempt = attempt
+        self.first = first  # monotonic time of the first attempt
+
+    def again(self, items: list[Any]) -> Batch:
+        return Batch(self.action, items, self.attempt + 1, self.first)
 
 
 class Acker:
@@ -83,6 +93,7 @@ class Acker:
         self._visibility: list[tuple[Message, int]] = []
         self._max_delay = max_delay
         self._max_in_flight = max(1, max_in_flight)
+        self._retry_for = SYNC_RETRY_FOR if max_delay is None else RETRY_FOR
         # Timed mode only: the flusher thread, the senders and their state.
         self._wakeup = threading.Condition(self._lock)
         self._oldest = 0.0  # monotonic time the oldest pending entry was added
@@ -356,14 +367,16 @@ class Acker:
                 }
                 for i, (m, t) in enumerate(items)
             ]
-        last = batch.attempt + 1 >= MAX_ATTEMPTS
+        if not batch.attempt:
+            batch.first = time.monotonic()
+        last = time.monotonic() - batch.first >= self._retry_for
         try:
             response = call(QueueUrl=self._queue_url, Entries=entries)
         except Exception as error:
             if is_transient(error) and not last:
-                return Batch(batch.action, items, batch.attempt + 1)
+                return batch.again(items)
             logger.error(
-                "%s for %s failed (%s: %s) after %d attempts; its %d messages "
+                "%s for %s failed (%s: %s) on attempt %d; its %d messages "
                 "will be redelivered after their visibility timeout",
                 batch.action,
                 self._queue_name,
@@ -401,7 +414,7 @@ class Acker:
             )
         retried = {id(item) for item in again}
         self._settle(batch.action, [i for i in items if id(i) not in retried])
-        return Batch(batch.action, again, batch.attempt + 1) if again else None
+        return batch.again(again) if again else None
 
     def _settle(self, action: str, items: list[Any]) -> None:
         """These deletes are done with (confirmed or given up): unguard them."""

@@ -148,7 +148,7 @@ class Dispatcher:
             if self._running == 0:
                 self._idle.notify_all()
         if stale:
-            released.extend(stale)
+            self._release(stale)
         following = None
         if take_next and startable and startable[0].kind != ASYNC:
             following = startable.pop(0)
