@@ -230,6 +230,10 @@ class FaultProxy:
         self._server.shutdown()
         self._stopped.wait(5)
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the proxy has stopped (its lifetime, or ``stop()``)."""
+        return self._stopped.wait(timeout)
+
     def __enter__(self) -> FaultProxy:
         return self.start()
 
@@ -436,7 +440,7 @@ def _main(argv: Iterable[str] | None = None) -> None:
     print(proxy.endpoint_url, flush=True)  # the caller reads where to connect
     proxy.start()
     try:
-        proxy._stopped.wait()
+        proxy.wait()
     except KeyboardInterrupt:
         proxy.stop()
     print(json.dumps(proxy.counts()), flush=True)
