@@ -49,6 +49,8 @@ from sqs_workers import MemorySession, SQSEnv, create_standard_queue  # noqa: E4
 from sqs_workers.worker import Worker  # noqa: E402
 
 RELEASED = "0.7.3"
+# The round trip the "roundtrip" section adds to every call (--latency-ms).
+LATENCY_MS = 15.0
 
 
 def line(name: str, ours: float, base: float, unit: str, target: str) -> None:
@@ -104,7 +106,39 @@ class Deletes:
                 self.changed.wait(timeout)
 
 
-def plain_consumer(client: Any, url: str, total: int, threads: int) -> float:
+class Meter:
+    """What one consumer run cost, over exactly its timed window: wall time,
+    this process's CPU, and (given its pid) the SQS server's CPU."""
+
+    def __init__(self, server_pid: int | None = None) -> None:
+        self._pid = server_pid
+        self.elapsed = self.cpu = self.server_cpu = 0.0
+
+    def _now(self) -> tuple[float, float, float]:
+        server = proc_cpu(self._pid) if self._pid else 0.0
+        return time.perf_counter(), time.process_time(), server
+
+    def start(self) -> None:
+        self._start = self._now()
+
+    def stop(self) -> float:
+        end = self._now()
+        self.elapsed, self.cpu, self.server_cpu = (
+            b - a for a, b in zip(self._start, end, strict=True)
+        )
+        return self.elapsed
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid``."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def plain_consumer(
+    client: Any, url: str, total: int, threads: int, meter: Meter | None = None
+) -> float:
     """The best a hand-written boto3 loop does: receive 10, delete batch 10."""
     done = [0]
     lock = threading.Lock()
@@ -130,23 +164,27 @@ def plain_consumer(client: Any, url: str, total: int, threads: int) -> float:
             with lock:
                 done[0] += len(messages)
 
-    start = time.perf_counter()
+    meter = meter or Meter()
+    meter.start()
     workers = [threading.Thread(target=consume) for _ in range(threads)]
     for w in workers:
         w.start()
     for w in workers:
         w.join()
-    return time.perf_counter() - start
+    return meter.stop()
 
 
-def our_consumer(queue: Any, deletes: Deletes, total: int, **options: Any) -> float:
+def our_consumer(
+    queue: Any, deletes: Deletes, total: int, meter: Meter | None = None, **options: Any
+) -> float:
     worker = Worker(queue, wait_seconds=1, **options)
     before = deletes.count
-    start = time.perf_counter()
+    meter = meter or Meter()
+    meter.start()
     thread = threading.Thread(target=worker.run)
     thread.start()
     wait_for(lambda: deletes.count - before >= total)
-    elapsed = time.perf_counter() - start
+    elapsed = meter.stop()
     worker.stop(wait=30)  # untimed: waits out the last long poll
     thread.join()
     return elapsed
@@ -592,8 +630,280 @@ def bench_rss(quick: bool) -> None:
     figure("RSS growth after warm-up", end - warm, "MiB", "<= 10 MiB")
 
 
+# -- round trips -------------------------------------------------------------------
+
+# Messages stored at most while a round-trip run drains: stock moto spends
+# ~15 ms of CPU per call on a near-empty queue and ~0.2 ms more per stored
+# message, so a deeper queue would measure moto, not the consumers.
+RT_WINDOW = 50
+
+
+def start_proxy(upstream: str, latency_ms: float) -> tuple[subprocess.Popen[str], str]:
+    """tests/faults/proxy.py in its own process (it must not share our GIL)."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO / "tests" / "faults" / "proxy.py"),
+            "--upstream",
+            upstream,
+            "--latency-ms",
+            str(latency_ms),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    return process, process.stdout.readline().strip()
+
+
+class RtFeeder:
+    """Keeps at most RT_WINDOW messages stored, sending straight to moto (not
+    through the proxy: the producer is not what is measured), and reports
+    the CPU its own thread used so it can be taken off the consumer's."""
+
+    def __init__(self, task: Any, deletes: Deletes, total: int) -> None:
+        self._task, self._deletes, self._total = task, deletes, total
+        self._base = deletes.count
+        self.cpu = 0.0
+        self._thread = threading.Thread(target=self._feed, daemon=True)
+        self._thread.start()
+
+    def _feed(self) -> None:
+        start = time.thread_time()
+        sent = 0
+        while sent < self._total:
+            stored = sent - (self._deletes.count - self._base)
+            if stored > RT_WINDOW - 10:
+                self._deletes.wait_above(self._base + sent - (RT_WINDOW - 10))
+                continue
+            with self._task.batch():
+                for n in range(10):
+                    self._task.delay(n=n)
+            sent += 10
+        self.cpu = time.thread_time() - start
+
+    def join(self) -> None:
+        self._thread.join()
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+RECOMMENDED: dict[str, Any] = {"receivers": 4, "concurrency": 4}
+
+
+def bench_roundtrip(quick: bool, latency_ms: float | None = None) -> None:
+    """No-op jobs through a loopback proxy holding each call ``latency_ms``."""
+    from moto_server import start_moto_server
+
+    latency = LATENCY_MS if latency_ms is None else latency_ms
+    server = start_moto_server()
+    proxy: subprocess.Popen[str] | None = None
+    endpoint = server.endpoint_url
+    if latency > 0:
+        proxy, endpoint = start_proxy(server.endpoint_url, latency)
+    try:
+        _bench_roundtrip(quick, latency, server, endpoint)
+    finally:
+        if proxy is not None:
+            proxy.terminate()
+            proxy.wait(10)
+        server.stop()
+
+
+def _bench_roundtrip(quick: bool, latency: float, server: Any, endpoint: str) -> None:
+    total, rounds = (300, 1) if quick else (600, 3)
+    session = boto3.Session(
+        aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1"
+    )
+    config = BotoConfig(max_pool_connections=64)
+    direct = session.client("sqs", endpoint_url=server.endpoint_url, config=config)
+    prefix = f"rt_{uuid.uuid4().hex[:6]}_"
+    feed_env = SQSEnv(session=session, sqs_client=direct, queue_prefix=prefix)
+    create_standard_queue(feed_env, "drain", visibility_timeout=60)
+    feed_task = feed_env.queue("drain").connect_processor("noop", lambda n: None)
+
+    def consumer_queue() -> tuple[Any, Deletes]:
+        client = session.client("sqs", endpoint_url=endpoint, config=config)
+        env = SQSEnv(session=session, sqs_client=client, queue_prefix=prefix)
+        queue = env.queue("drain")
+        queue.connect_processor("noop", lambda n: None)
+        return queue, Deletes(client)
+
+    plain_client = session.client("sqs", endpoint_url=endpoint, config=config)
+    plain_deletes = Deletes(plain_client)
+    url = direct.get_queue_url(QueueName=prefix + "drain")["QueueUrl"]
+
+    meter = Meter(server.process.pid)
+
+    def ours(**options: Any) -> tuple[Deletes, Callable[[], float]]:
+        queue, deletes = consumer_queue()
+        return deletes, lambda: our_consumer(queue, deletes, total, meter, **options)
+
+    consumers: dict[str, tuple[Deletes, Callable[[], float]]] = {
+        "boto3 loop, 1 thread": (
+            plain_deletes,
+            lambda: plain_consumer(plain_client, url, total, 1, meter),
+        ),
+        "boto3 loops, 4 threads": (
+            plain_deletes,
+            lambda: plain_consumer(plain_client, url, total, 4, meter),
+        ),
+        "ours, defaults": ours(),
+        **{f"ours, receivers={n}": ours(receivers=n) for n in (1, 2, 4, 8)},
+        "ours, recommended " + ",".join(f"{k}={v}" for k, v in RECOMMENDED.items()): (
+            ours(**RECOMMENDED)
+        ),
+    }
+    samples: dict[str, list[tuple[float, float, float, float]]] = {
+        name: [] for name in consumers
+    }
+    for _ in range(rounds):
+        for name, (counter, consume) in consumers.items():
+            calls_before = sum(counter.calls.values())
+            feeder = RtFeeder(feed_task, counter, total)
+            elapsed = consume()
+            calls = sum(counter.calls.values()) - calls_before
+            feeder.join()
+            busy = meter.server_cpu / elapsed
+            cpu = meter.cpu - feeder.cpu
+            samples[name].append((total / elapsed, busy, cpu / total, calls / total))
+    where = f"{latency:g} ms per call (loopback proxy)" if latency else "loopback"
+    print(
+        f"moto server at {where}, no-op jobs: {rounds} interleaved rounds x "
+        f"{total} jobs per consumer, medians; a feeder keeps <= {RT_WINDOW} "
+        "messages stored. busy: moto's CPU share (one core = 100%); "
+        "cpu/job: this process's CPU less the feeder's"
+    )
+    rates: dict[str, float] = {}
+    for name, runs in samples.items():
+        rate, busy, cpu, calls = (median([r[i] for r in runs]) for i in range(4))
+        rates[name] = rate
+        print(
+            f"  {name:<44} {rate:7.0f} jobs/s  busy {100 * busy:3.0f}%  "
+            f"cpu/job {1e6 * cpu:5.0f} µs  calls/job {calls:.3f}"
+        )
+    base = rates["boto3 loops, 4 threads"]
+    recommended = next(n for n in rates if n.startswith("ours, recommended"))
+    line(
+        "recommended options vs 4 boto3 loops",
+        rates[recommended],
+        base,
+        "jobs/s",
+        ">= 1.2" if latency else ">= 0.95",
+    )
+    line(
+        "defaults vs 4 boto3 loops",
+        rates["ours, defaults"],
+        base,
+        "jobs/s",
+        ">= 0.8" if latency else ">= 0.95",
+    )
+    bench_rt_sleepers(quick, feed_task, consumer_queue, latency)
+    if latency:
+        bench_rt_memory(quick, latency)
+
+
+def bench_rt_sleepers(
+    quick: bool,
+    feed_task: Any,
+    consumer_queue: Callable[[], tuple[Any, Deletes]],
+    latency: float,
+) -> None:
+    total = 400 if quick else 2000
+    queue, deletes = consumer_queue()
+    queue.connect_processor("noop", lambda n: time.sleep(0.05))
+    feeder = RtFeeder(feed_task, deletes, total)
+    elapsed = our_consumer(queue, deletes, total, concurrency=10)
+    feeder.join()
+    ideal = 10 / 0.05
+    line(
+        f"{total} jobs sleeping 50 ms, concurrency 10, % of ideal",
+        100 * total / elapsed / ideal,
+        100.0,
+        "%",
+        ">= 90%",
+    )
+
+
+def bench_rt_memory(quick: bool, latency: float) -> None:
+    """The engine alone at the same round trip: the in-memory SQS with every
+    call held ``latency`` ms by a client hook (no server to saturate)."""
+    from sqs_faults import FaultInjector
+
+    total, rounds = (2000, 1) if quick else (3000, 3)
+
+    def deep_queue() -> tuple[Any, list[int]]:
+        queue = memory_queue()
+        done = [0]
+
+        @queue.processor("noop")
+        def noop(n: int) -> None:
+            done[0] += 1
+
+        with queue.add_batch():
+            for n in range(total):
+                noop.delay(n=n)
+        FaultInjector(queue.client, rate=0.0, latency=latency / 1000)
+        return queue, done
+
+    def plain(threads: int) -> tuple[float, float]:
+        queue, _ = deep_queue()
+        meter = Meter()
+        plain_consumer(queue.client, queue.get_queue_url(), total, threads, meter)
+        return meter.elapsed, meter.cpu
+
+    def ours(**options: Any) -> tuple[float, float]:
+        queue, done = deep_queue()
+        worker = Worker(queue, wait_seconds=1, **options)
+        meter = Meter()
+        meter.start()
+        thread = threading.Thread(target=worker.run)
+        thread.start()
+        wait_for(lambda: done[0] >= total)
+        meter.stop()
+        worker.stop(wait=30)
+        thread.join()
+        return meter.elapsed, meter.cpu
+
+    consumers: dict[str, Callable[[], tuple[float, float]]] = {
+        "boto3 loops, 4 threads": lambda: plain(4),
+        "ours, defaults": ours,
+        **{
+            f"ours, receivers={n}": (lambda n=n: ours(receivers=n))  # type: ignore[misc]
+            for n in (1, 2, 4, 8)
+        },
+    }
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in consumers}
+    for _ in range(rounds):
+        for name, consume in consumers.items():
+            runs[name].append(consume())
+    print(
+        f"in memory, every call held {latency:g} ms by a client hook (the engine "
+        f"alone): {rounds} interleaved rounds x {total} queued no-op jobs, medians"
+    )
+    rates = {}
+    for name, samples in runs.items():
+        rates[name] = total / median([e for e, _ in samples])
+        cpu = median([c for _, c in samples]) / total
+        print(f"  {name:<44} {rates[name]:7.0f} jobs/s  cpu/job {1e6 * cpu:5.0f} µs")
+    line(
+        "defaults vs 4 boto3 loops (engine alone)",
+        rates["ours, defaults"],
+        rates["boto3 loops, 4 threads"],
+        "jobs/s",
+        ">= 0.8",
+    )
+
+
 SECTIONS: dict[str, Callable[[bool], None]] = {
     "moto": bench_moto,
+    "roundtrip": bench_roundtrip,
     "sleepers": bench_sleepers,
     "calls": bench_calls,
     "released": bench_released,
@@ -602,12 +912,20 @@ SECTIONS: dict[str, Callable[[bool], None]] = {
 
 
 def main() -> None:
+    global LATENCY_MS
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller N everywhere")
     parser.add_argument(
         "--only", default=",".join(SECTIONS), help="comma-separated sections"
     )
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=LATENCY_MS,
+        help="roundtrip section: ms each call is held (0: straight to moto)",
+    )
     args = parser.parse_args()
+    LATENCY_MS = args.latency_ms
     version = sys.version.split()[0]
     print(f"python {version}, {os.cpu_count()} cores, boto3 {boto3.__version__}")
     for name in args.only.split(","):

@@ -212,9 +212,9 @@ nothing held is lost; a second signal stops it at once."""
 @click.option(
     "--receivers",
     type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="ReceiveMessage calls in flight at once per queue.",
+    default=None,
+    help="ReceiveMessage calls in flight at once per queue "
+    "(default: adaptive, 1 to 8).",
 )
 @click.option(
     "--processes",
@@ -313,7 +313,7 @@ def worker(
     app: str,
     patterns: tuple[str, ...],
     concurrency: int,
-    receivers: int,
+    receivers: int | None,
     processes: int,
     max_jobs_per_process: int | None,
     idle_shutdown: float | None,

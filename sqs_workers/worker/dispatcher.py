@@ -48,10 +48,16 @@ class Dispatcher:
         start: Callable[[list[Job]], None],
         release: Callable[[list[Job]], None],
         clock: Callable[[], float] = time.monotonic,
+        prefetch_per_receiver: bool = False,
     ) -> None:
         self._runtimes = list(runtimes)
         self._concurrency = concurrency
         self.capacity = concurrency + prefetch
+        # The default prefetch (adaptive receivers): room for a full
+        # receive per receiver beyond the running jobs, per queue, as its
+        # receivers come and go (see set_receivers).
+        self._per_receiver = prefetch_per_receiver
+        self._capacity = {id(rt): self.capacity for rt in runtimes}
         # Receive when this much room is free: a full batch normally, a
         # single slot when the user asked for (almost) no prefetch.
         self._need = max(1, min(RECEIVE_BATCH, prefetch))
@@ -89,7 +95,18 @@ class Dispatcher:
             return asked
 
     def _free(self, key: int) -> int:
-        return self.capacity - self._held[key] - self._reserved[key]
+        return self._capacity[key] - self._held[key] - self._reserved[key]
+
+    def set_receivers(self, runtime: QueueRuntime, receivers: int) -> None:
+        """``runtime`` has this many receivers now: with the default prefetch,
+        its capacity follows (room for one full receive each, plus one)."""
+        if not self._per_receiver:
+            return
+        key = id(runtime)
+        prefetch = max(RECEIVE_BATCH * (receivers + 1), self._concurrency)
+        with self._lock:
+            self._capacity[key] = self._concurrency + prefetch
+            self._room[key].notify()
 
     def unreserve(self, runtime: QueueRuntime, asked: int) -> None:
         """A receive brought nothing (or failed): give its room back."""
@@ -98,13 +115,21 @@ class Dispatcher:
             self._reserved[key] -= asked
             self._room[key].notify()
 
-    def put(self, runtime: QueueRuntime, jobs: list[Job], asked: int) -> list[Job]:
-        """Take received jobs; start what may start. Returns jobs refused (stopping)."""
+    def put(
+        self, runtime: QueueRuntime, jobs: list[Job], asked: int
+    ) -> tuple[list[Job], bool]:
+        """Take received jobs; start what may start.
+
+        Returns the jobs refused (stopping), and whether the jobs had run out
+        of work when these arrived (nothing ready, a slot free): the
+        receives, not the jobs, were the limit.
+        """
         key = id(runtime)
         with self._lock:
             self._reserved[key] -= asked
             if self._stopping:
-                return jobs
+                return jobs, False
+            starved = not runtime.ready and self._running < self._concurrency
             self._held[key] += len(jobs)
             for job in jobs:
                 runtime.jobs.add(job)
@@ -116,7 +141,7 @@ class Dispatcher:
             self._release(stale)
         if startable:
             self._start(startable)
-        return []
+        return [], starved
 
     def _enqueue(self, runtime: QueueRuntime, job: Job) -> None:
         group = job.group

@@ -65,12 +65,16 @@ class WorkerOptions:
     that size (threads started on demand), async handlers on the worker's
     event loop.
     ``prefetch``: received messages held ready beyond the running ones;
-    None means max(10 * (receivers + 1), concurrency): room for a full
+    None means max(10 * (receivers + 1), concurrency) (with adaptive
+    receivers, for those working at the time): room for a full
     receive of 10 per receiver beyond the ones being run, so the next
     receive overlaps the jobs of the previous one.
     ``receivers``: receive calls in flight at once per queue (one thread
     each); more than 1 helps when the SQS round trip, not the jobs, limits
-    throughput (a remote region, a slow emulator).
+    throughput (a remote region, a slow emulator). None (the default):
+    adaptive, from 1 up to 8 per queue: one more while receives come back
+    full and the jobs had run out of work, one fewer while receives come
+    back less than half full.
     ``wait_seconds``: the long-poll wait of each ReceiveMessage (0-20).
     ``visibility_timeout``: asked for on each receive; None uses the queue's.
     ``ack_delay``: longest a finished job's delete waits to share a batch.
@@ -82,7 +86,7 @@ class WorkerOptions:
 
     concurrency: int = 1
     prefetch: int | None = None
-    receivers: int = 1
+    receivers: int | None = None
     wait_seconds: float = 10
     visibility_timeout: int | None = None
     ack_delay: float = 0.05
@@ -93,7 +97,7 @@ class WorkerOptions:
     def __post_init__(self) -> None:
         if self.concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {self.concurrency}")
-        if self.receivers < 1:
+        if self.receivers is not None and self.receivers < 1:
             raise ValueError(f"receivers must be >= 1, got {self.receivers}")
         if self.prefetch is not None and self.prefetch < 0:
             raise ValueError(f"prefetch must be >= 0, got {self.prefetch}")
@@ -111,7 +115,7 @@ class WorkerOptions:
     def prefetch_count(self) -> int:
         if self.prefetch is not None:
             return self.prefetch
-        return max(10 * (self.receivers + 1), self.concurrency)
+        return max(10 * ((self.receivers or 1) + 1), self.concurrency)
 
     @property
     def heartbeat_enabled(self) -> bool:

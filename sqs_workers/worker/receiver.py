@@ -1,7 +1,11 @@
-"""The receiver: one thread per queue that long-polls while there is room.
+"""The receivers: threads per queue that long-poll while there is room.
 
-It asks the dispatcher for room first, so the worker never holds more than
-its bounded prefetch, then receives up to 10 messages in one call. SQS
+Each asks the dispatcher for room first, so the worker never holds more than
+its bounded prefetch, then receives up to 10 messages in one call. A queue's
+receivers are a ``ReceiverPool``: a fixed number (``receivers=N``), or by
+default as many as the round trip calls for (``ReceiverScaler``): one more
+while receives come back full and the jobs ran out of work before they
+arrived, one fewer while they come back less than half full. SQS
 errors never end it: transient ones (throttling, 5xx, timeouts, dropped
 connections) and any other are logged and retried with jittered backoff;
 only a queue that does not exist is reported as fatal (a configuration
@@ -20,7 +24,7 @@ from botocore.exceptions import ClientError
 from sqs_workers.exceptions import NOT_FOUND_CODES
 from sqs_workers.sqs.receiving import receive_messages, receive_up_to
 from sqs_workers.sqs.retrying import backoff_delay, is_transient
-from sqs_workers.worker.dispatcher import Dispatcher
+from sqs_workers.worker.dispatcher import RECEIVE_BATCH, Dispatcher
 from sqs_workers.worker.jobs import Job, QueueRuntime
 
 logger = logging.getLogger(__name__)
@@ -33,6 +37,64 @@ EMPTY_POLL_PAUSE = 0.1
 # one throttled request) should not idle the worker for long.
 RETRY_BASE = 0.05
 RETRY_CAP = 5.0
+
+
+# Adaptive receivers (the default): at most this many per queue. Eight
+# receives of 10 in flight cover ~80 messages per round trip: 5,000 jobs/s
+# at 15 ms, more than one process's CPU handles.
+MAX_ADAPTIVE_RECEIVERS = 8
+# At most one change (a receiver added or shed) per queue this often, so
+# the effect of the last one is seen (a few round trips) before the next.
+SCALE_COOLDOWN = 0.05
+# Only receives slower than this call for another receiver: a quicker one
+# (an in-memory or same-host SQS) is not what limits the jobs; the CPU is,
+# and another thread would only compete for it.
+SLOW_RECEIVE = 0.002
+
+
+class ReceiverScaler:
+    """When to add or shed a receiver of one queue (thread-safe; the clock is
+    injectable so the rule is testable without threads or time)."""
+
+    def __init__(
+        self,
+        maximum: int = MAX_ADAPTIVE_RECEIVERS,
+        cooldown: float = SCALE_COOLDOWN,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.maximum = maximum
+        self.active = 1
+        self._cooldown = cooldown
+        self._clock = clock
+        self._changed = float("-inf")
+        self._lock = threading.Lock()
+
+    def after_receive(
+        self, got: int, asked: int, starved: bool, took: float = SLOW_RECEIVE
+    ) -> int:
+        """+1: add a receiver; -1: the caller should exit; 0: as they are.
+
+        Full receives that found the jobs out of work: the round trip, not
+        the jobs, limits throughput; one more receive in flight helps.
+        Receives that bring less than half what they asked: the queue has
+        less than the receivers can take; each extra one only costs calls.
+        """
+        full = got >= asked >= RECEIVE_BATCH and starved and took >= SLOW_RECEIVE
+        poor = got * 2 < asked
+        if not full and not poor:
+            return 0
+        with self._lock:
+            now = self._clock()
+            if now - self._changed < self._cooldown:
+                return 0
+            if full and self.active < self.maximum:
+                self.active += 1
+            elif poor and self.active > 1:
+                self.active -= 1
+            else:
+                return 0
+            self._changed = now
+            return 1 if full else -1
 
 
 def is_fatal(error: BaseException) -> bool:
@@ -54,6 +116,7 @@ class Receiver:
         on_fatal: Callable[[BaseException], None],
         stopped: threading.Event,
         index: int = 0,
+        pool: ReceiverPool | None = None,
     ) -> None:
         self._runtime = runtime
         self._dispatcher = dispatcher
@@ -62,6 +125,7 @@ class Receiver:
         self._on_empty = on_empty
         self._on_fatal = on_fatal
         self._stopped = stopped
+        self._pool = pool
         self._thread = threading.Thread(
             target=self._loop,
             name=f"sqs-receiver-{runtime.name}-{index}",
@@ -81,6 +145,7 @@ class Receiver:
             room = self._dispatcher.wait_for_room(self._runtime)
             if room == 0:
                 return
+            began = time.monotonic()
             try:
                 jobs = self._receive(room)
             except Exception as error:
@@ -96,13 +161,19 @@ class Receiver:
                 self._dispatcher.unreserve(self._runtime, room)
                 self._runtime.acker.flush_soon()  # nothing coming to fill a batch
                 self._on_empty()
+                if self._pool is not None and self._pool.shed(room):
+                    return
                 if self._wait == 0:
                     self._pause_while_empty()
                 continue
             self._announce(jobs)
-            refused = self._dispatcher.put(self._runtime, jobs, room)
+            refused, starved = self._dispatcher.put(self._runtime, jobs, room)
             if refused:  # the worker began stopping during the long poll
                 self._release(self._runtime, refused)
+            elif self._pool is not None and self._pool.after_receive(
+                len(jobs), room, starved, time.monotonic() - began
+            ):
+                return
 
     def _announce(self, jobs: list[Job]) -> None:
         """Middleware's ``after_receive``, once per message received."""
@@ -160,3 +231,74 @@ class Receiver:
             delay,
         )
         self._stopped.wait(delay)
+
+
+class ReceiverPool:
+    """One queue's receivers: ``fixed`` of them, or (None) adaptive, from one
+    up to ``ReceiverScaler.maximum``, told to the dispatcher so that the
+    default prefetch leaves each one room for a full receive."""
+
+    def __init__(
+        self,
+        make: Callable[[int, ReceiverPool | None], Receiver],
+        runtime: QueueRuntime,
+        dispatcher: Dispatcher,
+        stopped: threading.Event,
+        fixed: int | None,
+        scaler: ReceiverScaler | None = None,
+    ) -> None:
+        self._make = make
+        self._runtime = runtime
+        self._dispatcher = dispatcher
+        self._stopped = stopped
+        self.scaler = None if fixed is not None else scaler or ReceiverScaler()
+        self._lock = threading.Lock()
+        self._receivers: list[Receiver] = []
+        self._initial = fixed or 1
+
+    def start(self) -> None:
+        for _ in range(self._initial):
+            self._add()
+
+    def _add(self) -> None:
+        with self._lock:
+            index = len(self._receivers)
+            receiver = self._make(index, self if self.scaler else None)
+            self._receivers.append(receiver)
+        receiver.start()
+
+    def after_receive(
+        self, got: int, asked: int, starved: bool, took: float = 0.0
+    ) -> bool:
+        """Scale after a receive; True: the calling receiver should exit."""
+        scaler = self.scaler
+        if scaler is None:
+            return False
+        change = scaler.after_receive(got, asked, starved, took)
+        if change == 0:
+            return False
+        self._dispatcher.set_receivers(self._runtime, scaler.active)
+        if change < 0:
+            return True
+        if not self._stopped.is_set():
+            self._add()
+        return False
+
+    def shed(self, asked: int) -> bool:
+        """An empty receive: True if the calling receiver should exit."""
+        return self.after_receive(0, asked, False)
+
+    def active(self) -> int:
+        """Receivers working now (fixed, or the scaler's count)."""
+        return self.scaler.active if self.scaler else self._initial
+
+    def join(self, timeout: float | None) -> bool:
+        """Wait for every receiver to exit, ``timeout`` for them all."""
+        with self._lock:
+            receivers = list(self._receivers)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        joined = True
+        for receiver in receivers:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            joined = receiver.join(left) and joined
+        return joined

@@ -39,7 +39,7 @@ from sqs_workers.worker.executors import InlineRunner, LoopRunner, ThreadRunners
 from sqs_workers.worker.heartbeat import Heartbeat
 from sqs_workers.worker.jobs import ASYNC, BATCH, Job, QueueRuntime
 from sqs_workers.worker.options import WorkerOptions, worker_options_from
-from sqs_workers.worker.receiver import Receiver
+from sqs_workers.worker.receiver import Receiver, ReceiverPool
 from sqs_workers.worker.signals import SignalCounter, may_install, stop_signals
 
 logger = logging.getLogger(__name__)
@@ -224,6 +224,7 @@ class Worker:
             options.prefetch_count,
             self._start_jobs,
             self._release_jobs,
+            prefetch_per_receiver=options.prefetch is None,
         )
         self._heartbeat = (
             Heartbeat(
@@ -236,24 +237,38 @@ class Worker:
             else None
         )
         self._receivers = [
-            Receiver(
+            ReceiverPool(
+                self._receiver_maker(rt),
                 rt,
                 self._dispatcher,
-                options.wait_seconds,
-                self._release,
-                self._on_empty,
-                self._on_fatal,
                 self._halt,
-                index,
+                options.receivers,
             )
             for rt in runtimes
-            for index in range(options.receivers)
         ]
         self._watcher: threading.Thread | None = None
         if isinstance(self._threads, InlineRunner):
             self._watcher = threading.Thread(
                 target=self._watch_for_stop, name="sqs-worker-watch", daemon=True
             )
+
+    def _receiver_maker(
+        self, runtime: QueueRuntime
+    ) -> Callable[[int, ReceiverPool | None], Receiver]:
+        def make(index: int, pool: ReceiverPool | None) -> Receiver:
+            return Receiver(
+                runtime,
+                self._dispatcher,
+                self.options.wait_seconds,
+                self._release,
+                self._on_empty,
+                self._on_fatal,
+                self._halt,
+                index,
+                pool,
+            )
+
+        return make
 
     def _start_threads(self) -> None:
         if self._heartbeat is not None:
@@ -452,8 +467,8 @@ class Worker:
         #    its own: what the poll brings is refused and released at once
         #    (the acker sends directly once closed). Should the process exit
         #    first, those messages reappear after their visibility timeout.
-        for receiver in self._receivers:
-            receiver.join(RECEIVER_JOIN)
+        for pool in self._receivers:
+            pool.join(RECEIVER_JOIN)
         # 5. Idle executors exit; a cold stop cancels awaited jobs.
         self._loop.close(cancel=cold)
         if not cold:

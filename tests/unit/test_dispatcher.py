@@ -59,7 +59,8 @@ class Harness:
     def put(self, runtime: QueueRuntime, jobs: list[Job]) -> None:
         asked = self.dispatcher.wait_for_room(runtime)
         assert asked >= len(jobs)
-        assert self.dispatcher.put(runtime, jobs, asked) == []
+        refused, _ = self.dispatcher.put(runtime, jobs, asked)
+        assert refused == []
 
     def names(self, jobs: list[Job]) -> list[str]:
         return [job.message.message_id for job in jobs]
