@@ -6,6 +6,13 @@ within half an extension, and extends them all with one
 ChangeMessageVisibilityBatch per 10 messages per queue. A job may then run
 far longer than its queue's visibility timeout and still run once.
 
+The batches of one beat go out in parallel (at most ``MAX_IN_FLIGHT`` at
+once), each tried once: a slow or failing call holds up neither the other
+queues nor the other batches, and never sleeps through a backoff. What
+failed is tried again at the next beat, which comes sooner after a failure
+(``RETRY_INTERVAL``); the extension horizon leaves at least a beat and a
+half of margin for that.
+
 SQS refuses to keep a message invisible more than 12 hours after its
 receipt. The last extension stops at that cap (less a margin), and a log line
 says the message will become visible again while its job still runs.
@@ -17,10 +24,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqs_workers.sqs.limits import MAX_BATCH_ENTRIES
-from sqs_workers.sqs.retrying import call_with_retry
 from sqs_workers.worker.dispatcher import Dispatcher
 from sqs_workers.worker.jobs import Job, QueueRuntime
 from sqs_workers.worker.options import HeartbeatOptions
@@ -32,6 +39,11 @@ MAX_INTERVAL = 30.0
 # Never ask for less than this: an extension of a second or two would be
 # spent before it arrives.
 MIN_EXTENSION = 2
+# Extension batches in flight at once (all queues of the worker together).
+MAX_IN_FLIGHT = 4
+# After a beat in which a call failed, the next one comes this soon (or at
+# the usual interval, if shorter).
+RETRY_INTERVAL = 1.0
 
 
 def plan_extension(
@@ -82,6 +94,9 @@ class Heartbeat:
         self._thread = threading.Thread(
             target=self._loop, name="sqs-heartbeat", daemon=True
         )
+        # Started on the first beat with two batches or more to send.
+        self._pool: ThreadPoolExecutor | None = None
+        self._failed = False  # a call failed in the last beat
 
     def start(self) -> None:
         self._thread.start()
@@ -89,17 +104,24 @@ class Heartbeat:
     def stop(self) -> None:
         self._stopped.set()
         self._thread.join(10)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
 
     def _loop(self) -> None:
-        while not self._stopped.wait(self.interval):
+        while not self._stopped.wait(self._next_wait()):
             try:
                 self.beat()
             except Exception:  # a missed beat is retried next interval
                 logger.exception("Heartbeat failed")
 
+    def _next_wait(self) -> float:
+        if self._failed:
+            return min(self.interval, RETRY_INTERVAL)
+        return self.interval
+
     def beat(self) -> int:
         """Extend every held message that needs it now; how many were extended."""
-        extended = 0
+        sends: list[tuple[QueueRuntime, list[tuple[Job, Any, int]], float]] = []
         for runtime in self._runtimes:
             extend_by = self._extend_by[id(runtime)]
             # Extend while at least a beat and a half of margin remains.
@@ -111,12 +133,22 @@ class Heartbeat:
             # too, or a slow or failing delete would mean a second run.
             due.extend(runtime.acker.guarded_due(before))
             if due:
-                extended += self._extend(runtime, due, now, extend_by)
-        return extended
+                sends.extend(
+                    (runtime, batch, now)
+                    for batch in self._extend(runtime, due, now, extend_by)
+                )
+        self._failed = False
+        if len(sends) <= 1:  # the common case: no thread hand-over
+            return sum(self._send(*send) for send in sends)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(MAX_IN_FLIGHT, "sqs-heartbeat-send")
+        futures = [self._pool.submit(self._send, *send) for send in sends]
+        return sum(future.result() for future in futures)
 
     def _extend(
         self, runtime: QueueRuntime, jobs: list[Job], now: float, extend_by: int
-    ) -> int:
+    ) -> list[list[tuple[Job, Any, int]]]:
+        """The batches (10 entries at most) extending ``jobs``' messages."""
         entries: list[tuple[Job, Any, int]] = []
         for job in jobs:
             seconds = plan_extension(
@@ -126,11 +158,10 @@ class Heartbeat:
                 self._give_up(job, now)
                 continue
             entries.extend((job, m, seconds) for m in job.all_messages())
-        extended = 0
-        for start in range(0, len(entries), MAX_BATCH_ENTRIES):
-            batch = entries[start : start + MAX_BATCH_ENTRIES]
-            extended += self._send(runtime, batch, now)
-        return extended
+        return [
+            entries[start : start + MAX_BATCH_ENTRIES]
+            for start in range(0, len(entries), MAX_BATCH_ENTRIES)
+        ]
 
     def _give_up(self, job: Job, now: float) -> None:
         job.capped = True
@@ -149,15 +180,19 @@ class Heartbeat:
             {"Id": str(i), "ReceiptHandle": m.receipt_handle, "VisibilityTimeout": s}
             for i, (_, m, s) in enumerate(batch)
         ]
-        try:
-            response = call_with_retry(
-                runtime.client.change_message_visibility_batch,
-                description="ChangeMessageVisibilityBatch (heartbeat)",
-                QueueUrl=runtime.url,
-                Entries=request,
+        try:  # once: what fails is tried again at the next (sooner) beat
+            response = runtime.client.change_message_visibility_batch(
+                QueueUrl=runtime.url, Entries=request
             )
         except Exception as error:
-            logger.warning("Heartbeat for %s failed: %s", runtime.name, error)
+            self._failed = True
+            logger.warning(
+                "Heartbeat for %s failed (%s: %s); trying again in %.1fs",
+                runtime.name,
+                type(error).__name__,
+                error,
+                min(self.interval, RETRY_INTERVAL),
+            )
             return 0
         failed = {f["Id"] for f in response.get("Failed", ())}
         extended = 0

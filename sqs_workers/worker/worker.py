@@ -505,7 +505,9 @@ class Worker:
             released = by_runtime.get(id(runtime))
             if released:
                 self._release(runtime, released)
-                runtime.acker.flush()
+                # On the acker's senders: batches in parallel, queues too,
+                # bounded; close() (step 6) waits for them.
+                runtime.acker.flush_soon()
         if jobs:
             logger.info("Released %d prefetched messages", len(jobs))
 
