@@ -64,6 +64,7 @@ class ReceiverScaler:
     ) -> None:
         self.maximum = maximum
         self.active = 1
+        self.peak = 1  # the most at once so far (for logs and tests)
         self._cooldown = cooldown
         self._clock = clock
         self._changed = float("-inf")
@@ -89,6 +90,7 @@ class ReceiverScaler:
                 return 0
             if full and self.active < self.maximum:
                 self.active += 1
+                self.peak = max(self.peak, self.active)
             elif poor and self.active > 1:
                 self.active -= 1
             else:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
 import pytest
 
 from sqs_workers import create_standard_queue
-from sqs_workers.worker.heartbeat import Heartbeat, plan_extension
+from sqs_workers.worker.heartbeat import RETRY_INTERVAL, Heartbeat, plan_extension
 from sqs_workers.worker.options import HeartbeatOptions
 
 from .helpers import CallCounter, queue_counts, running_worker, wait_until
@@ -111,3 +112,63 @@ def test_heartbeat_logs_and_stops_at_the_twelve_hour_cap(
     assert 12 * 3600 - 120 < now[0] <= 12 * 3600  # stopped just before 12 h
     assert max(runtime.sent) == 30
     assert sum("12 hours" in r.getMessage() for r in caplog.records) == 1
+
+
+class SlowRuntime(FakeRuntime):
+    """A queue whose extension calls each wait for a second one to overlap."""
+
+    def __init__(self, barrier: threading.Barrier) -> None:
+        super().__init__()
+        self.barrier = barrier
+
+    def change_message_visibility_batch(self, QueueUrl: str, Entries: Any) -> Any:
+        self.barrier.wait()  # breaks (raises) unless another call is in flight
+        return super().change_message_visibility_batch(QueueUrl, Entries)
+
+
+class FakeDispatcherOf:
+    def __init__(self, jobs: dict[int, list[Any]]) -> None:
+        self.jobs = jobs
+
+    def due_for_extension(self, runtime: Any, before: float) -> list[Any]:
+        return [j for j in self.jobs[id(runtime)] if j.deadline < before]
+
+    def is_held(self, job: Any) -> bool:
+        return True
+
+
+def test_a_beat_sends_its_batches_in_parallel_without_retry_sleeps() -> None:
+    # Two queues, one due message each: their extensions are in flight at
+    # once (each call waits for the other), so a slow queue holds up no other.
+    barrier = threading.Barrier(2, timeout=5)
+    runtimes = [SlowRuntime(barrier), SlowRuntime(barrier)]
+    jobs = {id(rt): [FakeJob(received_at=0.0)] for rt in runtimes}
+    heartbeat = Heartbeat(
+        runtimes,  # type: ignore[arg-type]
+        FakeDispatcherOf(jobs),  # type: ignore[arg-type]
+        HeartbeatOptions(),
+        None,
+        clock=lambda: 20.0,
+    )
+    assert heartbeat.beat() == 2
+    assert [rt.sent for rt in runtimes] == [[30], [30]]
+
+
+def test_a_failed_extension_is_tried_again_at_a_sooner_beat() -> None:
+    class Failing(FakeRuntime):
+        def change_message_visibility_batch(self, QueueUrl: str, Entries: Any) -> Any:
+            raise ConnectionError("no route")
+
+    runtime = Failing()
+    job = FakeJob(received_at=0.0)
+    heartbeat = Heartbeat(
+        [runtime],  # type: ignore[list-item]
+        FakeDispatcher(job),  # type: ignore[arg-type]
+        HeartbeatOptions(interval=10),
+        None,
+        clock=lambda: 20.0,
+    )
+    began = time.monotonic()
+    assert heartbeat.beat() == 0  # one attempt, no backoff sleeps
+    assert time.monotonic() - began < 0.5
+    assert heartbeat._next_wait() == RETRY_INTERVAL < 10

@@ -1,0 +1,172 @@
+"""Receivers that scale with the round trip (issue 9): the adaptive rule on a
+fake clock, then a worker growing them on a deep queue and shedding them on
+an empty one, and a stop at full speed with several receives in flight."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+from sqs_faults import FaultInjector
+
+from sqs_workers import create_standard_queue
+from sqs_workers.worker.receiver import (
+    MAX_ADAPTIVE_RECEIVERS,
+    SCALE_COOLDOWN,
+    SLOW_RECEIVE,
+    ReceiverScaler,
+)
+
+from .helpers import queue_counts, running_worker, wait_until
+
+SLOW = SLOW_RECEIVE * 5  # a receive that took a real round trip
+STEP = SCALE_COOLDOWN * 1.5  # past the cooldown
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_full_slow_receives_that_found_the_jobs_starved_add_receivers() -> None:
+    clock = Clock()
+    scaler = ReceiverScaler(clock=clock)
+    assert scaler.after_receive(10, 10, starved=True, took=SLOW) == 1
+    assert scaler.active == 2
+    # Within the cooldown: the last change is not judged yet.
+    assert scaler.after_receive(10, 10, starved=True, took=SLOW) == 0
+    for _ in range(20):
+        clock.now += STEP
+        scaler.after_receive(10, 10, starved=True, took=SLOW)
+    assert scaler.active == scaler.peak == MAX_ADAPTIVE_RECEIVERS
+
+
+@pytest.mark.parametrize(
+    ("got", "starved", "took"),
+    [
+        (10, False, SLOW),  # the jobs still had work: receives keep up
+        (10, True, SLOW_RECEIVE / 10),  # a fast receive: the CPU limits
+        (7, True, SLOW),  # not full: the queue has no more to give
+    ],
+)
+def test_no_receiver_is_added_when_more_would_not_help(
+    got: int, starved: bool, took: float
+) -> None:
+    scaler = ReceiverScaler(clock=Clock())
+    assert scaler.after_receive(got, 10, starved, took) == 0
+    assert scaler.active == 1
+
+
+def test_poor_receives_shed_receivers_down_to_one() -> None:
+    clock = Clock()
+    scaler = ReceiverScaler(clock=clock)
+    for _ in range(3):
+        clock.now += STEP
+        scaler.after_receive(10, 10, starved=True, took=SLOW)
+    assert scaler.active == 4
+    clock.now += STEP
+    assert scaler.after_receive(5, 10, starved=True, took=SLOW) == 0  # half: kept
+    assert scaler.after_receive(4, 10, starved=True, took=SLOW) == -1
+    assert scaler.active == 3
+    for _ in range(10):
+        clock.now += STEP
+        scaler.after_receive(0, 10, starved=True, took=SLOW)
+    assert scaler.active == 1  # the last receiver always stays
+    assert scaler.peak == 4
+
+
+def test_adaptive_receivers_grow_on_a_deep_queue_and_shrink_on_an_empty_one(
+    sqs: Any, backend: str
+) -> None:
+    count = 400 if backend == "memory" else 60
+    create_standard_queue(sqs, "deep", visibility_timeout=30)
+    queue = sqs.queue("deep")
+    done: list[int] = []
+
+    @queue.processor("noop")
+    def noop(n: int) -> None:
+        done.append(n)
+
+    with queue.add_batch():
+        for n in range(count):
+            noop.delay(n=n)
+    # Every call takes a round trip (10 ms), as a real endpoint's would.
+    FaultInjector(queue.client, rate=0.0, latency=0.01)
+    with running_worker(queue) as worker:
+        wait_until(worker.started.is_set, what="worker started")
+        (pool,) = worker._receivers
+        wait_until(lambda: len(done) >= count, what="all jobs")
+        assert pool.scaler is not None
+        assert pool.scaler.peak >= 2
+        # Empty long polls (1 s) shed the extra receivers one by one.
+        wait_until(lambda: pool.active() == 1, what="back to one receiver")
+        wait_until(lambda: queue_counts(queue) == (0, 0), what="all deleted")
+    if backend == "memory":
+        assert sorted(done) == list(range(count))
+    else:  # moto may hand one message to two concurrent receives
+        assert set(done) == set(range(count))
+
+
+def test_a_fixed_number_of_receivers_stays_fixed(sqs: Any) -> None:
+    create_standard_queue(sqs, "q", visibility_timeout=30)
+    queue = sqs.queue("q")
+    with running_worker(queue, receivers=3) as worker:
+        wait_until(worker.started.is_set, what="worker started")
+        (pool,) = worker._receivers
+        assert pool.scaler is None
+        assert pool.active() == 3
+
+
+def test_a_stop_at_full_speed_with_receives_in_flight_loses_nothing(
+    sqs: Any, backend: str
+) -> None:
+    # Adaptive receivers at a 10 ms round trip: several receives and ack
+    # batches in flight when the warm stop comes. Each job that ran is
+    # deleted once; the rest are receivable again at once.
+    count = 400 if backend == "memory" else 50
+    create_standard_queue(sqs, "drain", visibility_timeout=30)
+    queue = sqs.queue("drain")
+    ran: list[str] = []
+    lock = threading.Lock()
+
+    @queue.processor("job")
+    def job(n: int) -> None:
+        with lock:
+            ran.append(str(n))
+        time.sleep(0.001)
+
+    with queue.add_batch():
+        for n in range(count):
+            job.delay(n=n)
+    deleted: Counter[str] = Counter()
+    handles: dict[str, str] = {}
+
+    def remember(parsed: dict[str, Any], **_: Any) -> None:
+        for message in parsed.get("Messages", ()):
+            handles[message["ReceiptHandle"]] = message["MessageId"]
+
+    def count_deletes(params: dict[str, Any], **_: Any) -> None:
+        for entry in params.get("Entries", ()):
+            deleted[handles[entry["ReceiptHandle"]]] += 1
+
+    events = queue.client.meta.events
+    events.register("after-call.sqs.ReceiveMessage", remember)
+    events.register("before-parameter-build.sqs.DeleteMessageBatch", count_deletes)
+    if backend == "memory":
+        events.register("before-call.sqs.DeleteMessageBatch", count_deletes)
+    FaultInjector(queue.client, rate=0.0, latency=0.01)
+    # moto may hand one message to two concurrent receives (a race of its
+    # own): one receive at a time there; in memory, adaptive receivers.
+    receivers = None if backend == "memory" else 1
+    with running_worker(queue, concurrency=4, wait_seconds=0, receivers=receivers):
+        wait_until(lambda: len(ran) >= count // 2, what="half the jobs")
+    assert len(ran) < count, "stopped too late to be a stop mid-drain"
+    assert all(times == 1 for times in deleted.values())
+    assert len(deleted) == len(ran) == len(set(ran))
+    assert queue_counts(queue) == (count - len(ran), 0)
