@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqs_faults import FaultInjector
 
-from sqs_workers import create_standard_queue
+from sqs_workers import create_fifo_queue, create_standard_queue
 from sqs_workers.worker.receiver import (
     MAX_ADAPTIVE_RECEIVERS,
     SCALE_COOLDOWN,
@@ -88,10 +88,14 @@ def test_adaptive_receivers_grow_on_a_deep_queue_and_shrink_on_an_empty_one(
     create_standard_queue(sqs, "deep", visibility_timeout=30)
     queue = sqs.queue("deep")
     done: list[int] = []
+    held: list[int] = []  # messages the worker held, seen from each job
+    holds: list[Any] = []
 
     @queue.processor("noop")
     def noop(n: int) -> None:
         done.append(n)
+        if holds:
+            held.append(holds[0]())
 
     with queue.add_batch():
         for n in range(count):
@@ -100,10 +104,14 @@ def test_adaptive_receivers_grow_on_a_deep_queue_and_shrink_on_an_empty_one(
     FaultInjector(queue.client, rate=0.0, latency=0.01)
     with running_worker(queue) as worker:
         wait_until(worker.started.is_set, what="worker started")
+        (runtime,) = worker._runtimes
+        holds.append(lambda: worker._dispatcher.holds(runtime))
         (pool,) = worker._receivers
         wait_until(lambda: len(done) >= count, what="all jobs")
         assert pool.scaler is not None
         assert pool.scaler.peak >= 2
+        # The prefetch bound grew with the receivers, and held.
+        assert max(held) <= 1 + 10 * (pool.scaler.peak + 1)
         # Empty long polls (1 s) shed the extra receivers one by one.
         wait_until(lambda: pool.active() == 1, what="back to one receiver")
         wait_until(lambda: queue_counts(queue) == (0, 0), what="all deleted")
@@ -170,3 +178,39 @@ def test_a_stop_at_full_speed_with_receives_in_flight_loses_nothing(
     assert all(times == 1 for times in deleted.values())
     assert len(deleted) == len(ran) == len(set(ran))
     assert queue_counts(queue) == (count - len(ran), 0)
+
+
+def first_seen(events: list[tuple[str, int]]) -> dict[str, list[int]]:
+    """Per group, the order in which each job first ran (moto may hand out a
+    just-deleted message again: a repeat is not a reordering)."""
+    order: dict[str, list[int]] = {}
+    for group, seq in events:
+        runs = order.setdefault(group, [])
+        if seq not in runs:
+            runs.append(seq)
+    return order
+
+
+def test_fifo_order_holds_with_receives_in_flight(sqs: Any) -> None:
+    create_fifo_queue(sqs, "f.fifo", content_based_deduplication=True)
+    queue = sqs.queue("f.fifo")
+    events: list[tuple[str, int]] = []
+    lock = threading.Lock()
+
+    @queue.processor("step")
+    def step(group: str, seq: int) -> None:
+        with lock:
+            events.append((group, seq))
+
+    groups = [f"g{n}" for n in range(6)]
+    with queue.add_batch():
+        for seq in range(8):
+            for group in groups:
+                step.delay(group=group, seq=seq, _group_id=group)
+    FaultInjector(queue.client, rate=0.0, latency=0.01)
+    with running_worker(queue, concurrency=4):
+        wait_until(
+            lambda: sum(len(v) for v in first_seen(events).values()) == 48,
+            what="all jobs",
+        )
+    assert first_seen(events) == {g: list(range(8)) for g in groups}
