@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqs_testing import queue_total as visible
 from sqs_testing import wait_until
 
 from sqs_workers import (
@@ -98,19 +99,6 @@ def make_queue(sqs: SQSEnv, name: str = "q", **kwargs: Any) -> Any:
 def drain_with_worker(queue: Any, **options: Any) -> None:
     options.setdefault("wait_seconds", 0)
     Worker([queue], IdleShutdown(0.3), **options).run()
-
-
-def visible(queue: Any) -> int:
-    attributes = queue.client.get_queue_attributes(
-        QueueUrl=queue.get_queue_url(),
-        AttributeNames=[
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-        ],
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(
-        attributes["ApproximateNumberOfMessagesNotVisible"]
-    )
 
 
 PER_JOB = ("before_decode", "before_job", "around_job", "after_job")
