@@ -240,6 +240,9 @@ def _child_main(
         policy,
         replace(options, shutdown=replace(options.shutdown, handle_signals=True)),
     )
+    # A thread stuck past its job's hard time limit is only replaced in the
+    # worker: recycling the process is what frees it.
+    worker.recycle_when_slot_lost = True
     _watch_parent(worker, parent_pid)
     try:
         worker.run()
@@ -248,6 +251,8 @@ def _child_main(
             logger.error("%s", error)
             sys.exit(CONFIG_ERROR)
         raise
+    if worker.recycle_requested.is_set():
+        sys.exit(RECYCLED)
     if (
         recycle is not None
         and recycle.need_shutdown()

@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from sqs_workers import time_limits
 from sqs_workers.core import BatchProcessingResult
 from sqs_workers.outcomes import Outcome, succeeded
 from sqs_workers.shutdown_policies import (
@@ -124,6 +125,13 @@ class Worker:
         self._policy_says_stop = False
         # The default policy never stops: skip feeding it on the hot path.
         self._never_stops = isinstance(shutdown_policy, NeverShutdown)
+        # Jobs given up on past their hard time limit (their slots were
+        # replaced); the supervisor sets recycle_when_slot_lost, so that a
+        # process with stuck threads is replaced once its other jobs are done.
+        self.lost_slots = 0
+        self.recycle_when_slot_lost = False
+        self.recycle_requested = threading.Event()
+        self._limit_scope: time_limits.WorkerScope | None = None
 
     # -- public ----------------------------------------------------------------
 
@@ -249,6 +257,10 @@ class Worker:
             for rt in runtimes
             for index in range(options.receivers)
         ]
+        if self._limits_possible():
+            self._limit_scope = time_limits.WorkerScope(
+                options.time_limit, options.time_limit_grace, self._give_up
+            )
         self._watcher: threading.Thread | None = None
         if isinstance(self._threads, InlineRunner):
             self._watcher = threading.Thread(
@@ -537,6 +549,9 @@ class Worker:
     def _run_sync(self, job: Job) -> Job | None:
         """Run one job (pool or run() thread): handler, outcome, ack; maybe the next."""
         success = False
+        abandoned = False
+        scope = self._limit_scope
+        token = time_limits.CURRENT.set((scope, job)) if scope is not None else None
         try:  # whatever happens, the job's slot is given back
             if job.kind == BATCH:
                 success = self._process_list(job)
@@ -547,8 +562,16 @@ class Worker:
                     logger.exception("Processing %s failed", job)
                     outcome = False
                 success = self._record(job.runtime, job.message, outcome)
+        except time_limits.JobAbandoned:
+            # Given up on past its hard time limit: its message was released
+            # and its slot given back then; what it did now must not count.
+            abandoned = True
         finally:
-            following = self._finish(job, success, take_next=True)
+            if token is not None:
+                time_limits.CURRENT.reset(token)
+            following = (
+                None if abandoned else self._finish(job, success, take_next=True)
+            )
         return following
 
     def _process_list(self, job: Job) -> bool:
@@ -566,8 +589,13 @@ class Worker:
 
     async def _run_async(self, job: Job) -> None:
         """On the event loop: await one job's handler, then its outcome."""
+        scope = self._limit_scope
+        if scope is not None:  # the task's own context: no reset needed
+            time_limits.CURRENT.set((scope, job))
         try:
             outcome = await self._await_handler(job)
+        except time_limits.JobAbandoned:
+            return  # given up on: released, slot given back, outcome discarded
         except Exception:
             logger.exception("Processing %s failed", job)
             outcome = False
@@ -589,6 +617,68 @@ class Worker:
             runtime.acker, self._reports[id(runtime)], message, outcome
         )
         return succeeded(outcome)
+
+    # -- time limits ----------------------------------------------------------------
+
+    def _limits_possible(self) -> bool:
+        """Whether any job may run under a time limit (else no per-job cost)."""
+        if self.options.time_limit is not None:
+            return True
+        for queue in self.queues:
+            if getattr(queue, "time_limit", None) is not None:
+                return True
+            processors = getattr(queue, "processors", None) or {}
+            if any(
+                getattr(p, "time_limit", None) is not None for p in processors.values()
+            ):
+                return True
+        return False
+
+    def _give_up(self, job: Job, thread: int | None) -> None:
+        """The watchdog thread: ``job`` still runs past its hard time limit.
+
+        Its message is made visible again for another worker, the heartbeat
+        stops extending it, and its slot is given back (what the handler
+        does when it returns, if ever, is discarded: ``JobAbandoned``). A
+        stuck worker thread is replaced, so concurrency is kept; the stuck
+        one is counted in ``lost_slots``, and under the supervisor the
+        process is recycled once its other jobs are done. At concurrency 1
+        the stuck thread is the run() thread itself: nothing more can run,
+        so the worker starts nothing more and stops (releasing what it
+        holds); run() returns if the handler ever does.
+        """
+        inline = isinstance(self._threads, InlineRunner)
+        if inline:
+            self._dispatcher.pause()
+        elif thread is not None:
+            self._threads.abandon(thread)  # type: ignore[union-attr]
+        job.capped = True  # not extended again, should a beat be under way
+        runtime = job.runtime
+        self._release(runtime, [job])
+        runtime.acker.flush_soon()
+        released, _ = self._dispatcher.done(job, False)
+        if released:
+            self._release_jobs(released)
+        stuck = inline or thread is not None
+        if stuck:
+            self.lost_slots += 1
+        if inline:
+            what = "its thread is stuck: the worker can run nothing more and stops"
+        elif stuck:
+            what = f"its thread is stuck and was replaced ({self.lost_slots} so far)"
+        else:
+            what = "its task is left to end on its own"
+        logger.error(
+            "Gave up on %s past its hard time limit: message released; %s",
+            job,
+            what,
+        )
+        if stuck and self.recycle_when_slot_lost:
+            self.recycle_requested.set()
+            logger.warning("Asking the supervisor to recycle this process")
+            self.stop()
+        elif inline:
+            self.stop()
 
     def _finish(self, job: Job, success: bool, take_next: bool = False) -> Job | None:
         self._feed_policy()
