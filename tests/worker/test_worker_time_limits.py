@@ -146,33 +146,87 @@ def test_sync_handler_on_the_main_thread_is_interrupted_by_a_signal(
     print(f"main thread: interrupted {seen[0] - LIMIT:.3f}s after the limit")
 
 
-def test_a_handler_blocked_in_c_is_given_up_on_and_its_message_runs_elsewhere(
+def test_a_handler_blocked_in_c_has_its_message_released_to_another_worker(
     sqs: Any, sqs_session: Any
 ) -> None:
-    """A thread blocked in C (an Event's lock) never sees the exception: at the
-    hard limit the worker releases its message (another worker runs it),
-    replaces the thread, and discards its outcome when it finally returns."""
+    """Concurrency 1 off the main thread: the handler runs on the run() thread,
+    blocked in C (an Event's lock), where the asynchronous exception cannot
+    reach it. At the hard limit the worker releases the message (another
+    worker runs it) and, its only slot gone, stops; its late outcome is
+    discarded, never acked."""
     queue = make_queue(sqs, visibility=2)  # the heartbeat would keep it forever
     stuck = threading.Event()
     returned = threading.Event()
     started: list[float] = []
 
     @queue.processor("job")
-    def job(n: int) -> None:
-        if n == 0:
-            started.append(time.monotonic())
-            try:
-                stuck.wait()  # blocked in C: the async exception waits for it
-            finally:  # back in Python, the pending exception is raised at once
-                returned.set()
+    def job() -> None:
+        started.append(time.monotonic())
+        try:
+            stuck.wait()  # blocked in C: the async exception waits for it
+        finally:  # back in Python, the pending exception is raised at once
+            returned.set()
 
     other_env = SQSEnv(session=sqs_session, queue_prefix=sqs.queue_prefix)
     other_queue = other_env.queue("q", backoff_policy=IMMEDIATE_RETURN)
-    elsewhere: list[tuple[int, float]] = []
+    elsewhere: list[float] = []
 
     @other_queue.processor("job")
-    def other_job(n: int) -> None:
-        elsewhere.append((n, time.monotonic()))
+    def other_job() -> None:
+        elsewhere.append(time.monotonic())
+
+    counter = CallCounter(queue.client)
+    worker = Worker(queue, wait_seconds=1, time_limit=LIMIT, time_limit_grace=GRACE)
+    runner = WorkerThread(worker).start()
+    try:
+        job.delay()
+        wait_until(lambda: started, what="the stuck job to start")
+        with running_worker(other_queue, concurrency=1):
+            wait_until(lambda: elsewhere, what="the other worker to run it")
+        assert worker.lost_slots == 1
+        stuck.set()
+        wait_until(returned.is_set, what="the stuck handler to return")
+        runner.join()  # it stopped: its only slot was lost
+    finally:
+        stuck.set()
+    assert len(started) == 1
+    assert counter.calls["DeleteMessageBatch"] + counter.calls["DeleteMessage"] == 0
+    assert queue_counts(queue) == (0, 0)
+    print(
+        f"blocked in C (concurrency 1): run by another worker "
+        f"{elsewhere[0] - started[0] - LIMIT:.3f}s after the limit (grace {GRACE}s)"
+    )
+
+
+def test_a_thread_blocked_in_c_is_replaced_and_its_outcome_discarded(
+    sqs: Any,
+) -> None:
+    """Concurrency 2: the stuck thread is replaced (two jobs still run at
+    once), the message released runs again, and when the stuck handler
+    finally returns nothing is acked for it."""
+    outcomes = Outcomes()
+    sqs.add_middleware(outcomes)
+    queue = make_queue(sqs, visibility=2)
+    stuck = threading.Event()
+    returned = threading.Event()
+    started: list[float] = []
+
+    @queue.processor("job")
+    def job() -> None:
+        started.append(time.monotonic())
+        if len(started) == 1:
+            try:
+                stuck.wait()
+            finally:
+                returned.set()
+
+    both = threading.Barrier(3)
+    ran: list[int] = []
+
+    @queue.processor("pair")
+    def pair(n: int) -> None:
+        both.wait(timeout=10)
+        ran.append(n)
 
     counter = CallCounter(queue.client)
     worker = Worker(
@@ -181,42 +235,32 @@ def test_a_handler_blocked_in_c_is_given_up_on_and_its_message_runs_elsewhere(
         wait_seconds=1,
         time_limit=LIMIT,
         time_limit_grace=GRACE,
-        grace_period=30,
     )
     runner = WorkerThread(worker).start()
     try:
-        job.delay(n=0)
-        wait_until(lambda: started, what="the stuck job to start")
-        with running_worker(other_queue, concurrency=1):
-            wait_until(lambda: elsewhere, what="the other worker to run it")
-        released_after = elsewhere[0][1] - started[0] - LIMIT
+        job.delay()
+        wait_until(lambda: len(started) >= 2, what="the released message to run")
         assert worker.lost_slots == 1
-        # The slot was replaced: the worker still runs 2 jobs at once.
-        both = threading.Barrier(3)
-        ran: list[int] = []
-
-        @queue.processor("pair")
-        def pair(n: int) -> None:
-            both.wait(timeout=10)
-            ran.append(n)
-
         pair.delay(n=1)
         pair.delay(n=2)
-        both.wait(timeout=10)
-        wait_until(lambda: len(ran) == 2, what="two jobs at once")
-        # The stuck handler returns at last: its outcome is discarded.
+        both.wait(timeout=10)  # both pair jobs at once: concurrency kept
+        wait_until(lambda: len(ran) == 2, what="the pair jobs")
         stuck.set()
         wait_until(returned.is_set, what="the stuck handler to return")
-        # A warm stop does not wait for the job given up on.
         assert worker.stop(wait=10)
         runner.join()
     finally:
         stuck.set()
-    # Deletes by this worker: the two pair jobs only, never the given-up one.
-    assert counter.entries["DeleteMessageBatch"] + counter.calls["DeleteMessage"] == 2
+    # Three successful runs, three deletes; nothing for the one given up on.
+    deletes = counter.entries["DeleteMessageBatch"] + counter.calls["DeleteMessage"]
+    assert deletes == 3
     assert queue_counts(queue) == (0, 0)
-    print(f"blocked in C: released and run elsewhere {released_after:.3f}s after "
-          f"the limit (grace {GRACE}s)")
+    job_outcomes = [(k, type(e)) for j, k, e in outcomes.seen if j == "job"]
+    assert job_outcomes == [(ERROR, JobHardTimeLimitExceeded), (SUCCESS, type(None))]
+    print(
+        f"blocked in C (concurrency 2): ran again {started[1] - started[0] - LIMIT:.3f}s"
+        f" after the limit (grace {GRACE}s)"
+    )
 
 
 def test_a_warm_stop_waits_no_longer_than_the_hard_limit(sqs: Any) -> None:
@@ -273,12 +317,16 @@ def test_precedence_processor_over_queue_over_worker(sqs: Any) -> None:
         plain.add_job(name)
     with running_worker([queue, plain], concurrency=8, time_limit=0.2):
         wait_until(
-            lambda: {j for j, k, _ in outcomes.seen if k == SUCCESS} >= {"queued", "long"}
-            and {j for j, k, _ in outcomes.seen if k == ERROR} >= {"own", "workers"},
+            lambda: (
+                {j for j, k, _ in outcomes.seen if k == SUCCESS} >= {"queued", "long"}
+                and {j for j, k, _ in outcomes.seen if k == ERROR} >= {"own", "workers"}
+            ),
             what="each job's outcome",
         )
     limits = {
-        j: e.time_limit for j, k, e in outcomes.seen if k == ERROR  # type: ignore[union-attr]
+        j: e.time_limit
+        for j, k, e in outcomes.seen
+        if k == ERROR  # type: ignore[union-attr]
     }
     assert limits["own"] == 0.2 and limits["workers"] == 0.2
     assert {"queued", "long"} <= set(done)
