@@ -181,13 +181,12 @@ class Processor:
         queue = self.queue
         job = JobRun(queue.name, self.job_name, messages)
         stack = queue.env.middleware_stack
+        if type(self).process_batch is Processor.process_batch:
+            call = functools.partial(self.process_batch, messages, job)
+        else:  # a subclass's override, with the original's signature
+            call = functools.partial(self.process_batch, messages)
         try:
-            result = running.call_sync(
-                job,
-                stack,
-                functools.partial(self.process_batch, messages, job),
-                self.effective_time_limit,
-            )
+            result = running.call_sync(job, stack, call, self.effective_time_limit)
         except Exception as error:
             return running.conclude(job, stack, error=error)
         return running.conclude(job, stack, result)

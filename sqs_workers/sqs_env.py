@@ -186,14 +186,10 @@ class SQSEnv:
         job_name: str,
         pass_context: bool = False,
         context_var: str = DEFAULT_CONTEXT_VAR,
-        *,
-        time_limit: float | None = None,
     ) -> Callable[[Callable[..., Any]], AsyncTask[Any]]:
         """Decorator: register a processor for ``job_name`` on ``queue_name``."""
         queue: JobQueue = self.queue(queue_name, queue_maker=JobQueue)
-        return queue.processor(
-            job_name, pass_context, context_var, time_limit=time_limit
-        )
+        return queue.processor(job_name, pass_context, context_var)
 
     def raw_processor(self, queue_name: str) -> Callable[[Callable[..., Any]], Any]:
         """Decorator: make a function the processor of the raw queue ``queue_name``."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError, ReadTimeoutError
+from sqs_testing import queue_total
 
 from sqs_workers import MemorySession, SQSEnv, create_standard_queue
 from sqs_workers.worker import Worker
@@ -213,17 +214,7 @@ def run_degraded(
 
 
 def _queue_empty(env: SQSEnv, queue: Any) -> bool:
-    attributes = env.sqs_client.get_queue_attributes(
-        QueueUrl=queue.get_queue_url(),
-        AttributeNames=[
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-        ],
-    )["Attributes"]
-    return (
-        attributes["ApproximateNumberOfMessages"] == "0"
-        and attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
-    )
+    return queue_total(queue) == 0
 
 
 class FailEntries:

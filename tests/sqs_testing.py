@@ -55,3 +55,23 @@ class CallCounter:
 
     def total(self) -> int:
         return sum(self.calls.values())
+
+
+def queue_counts(queue: Any) -> tuple[int, int]:
+    """(visible, in flight) messages of a queue."""
+    attributes = queue.client.get_queue_attributes(
+        QueueUrl=queue.get_queue_url(),
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+        ],
+    )["Attributes"]
+    return (
+        int(attributes["ApproximateNumberOfMessages"]),
+        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+    )
+
+
+def queue_total(queue: Any) -> int:
+    """Messages a queue holds, visible or in flight (not counting delayed)."""
+    return sum(queue_counts(queue))

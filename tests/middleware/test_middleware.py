@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqs_testing import queue_total as visible
 from sqs_testing import wait_until
 
 from sqs_workers import (
@@ -98,19 +99,6 @@ def make_queue(sqs: SQSEnv, name: str = "q", **kwargs: Any) -> Any:
 def drain_with_worker(queue: Any, **options: Any) -> None:
     options.setdefault("wait_seconds", 0)
     Worker([queue], IdleShutdown(0.3), **options).run()
-
-
-def visible(queue: Any) -> int:
-    attributes = queue.client.get_queue_attributes(
-        QueueUrl=queue.get_queue_url(),
-        AttributeNames=[
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-        ],
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(
-        attributes["ApproximateNumberOfMessagesNotVisible"]
-    )
 
 
 PER_JOB = ("before_decode", "before_job", "around_job", "after_job")
@@ -390,3 +378,25 @@ def test_middleware_from_the_constructor_and_type_check() -> None:
 
 def test_job_queue_type_is_kept(sqs: SQSEnv) -> None:
     assert isinstance(make_queue(sqs), JobQueue)
+
+
+def test_a_process_batch_override_keeps_its_signature(sqs: SQSEnv) -> None:
+    from sqs_workers.processors import Processor
+
+    calls: list[int] = []
+
+    class Counting(Processor):
+        def process_batch(self, messages: list[Any]) -> Any:  # the original's
+            calls.append(len(messages))
+            return super().process_batch(messages)
+
+    env = SQSEnv(sqs.session, queue_prefix=sqs.queue_prefix, processor_maker=Counting)
+    queue = make_queue(env, "bq", batching_policy=BatchMessages(batch_size=3))
+    seen: list[int] = []
+    queue.connect_processor("job", lambda jobs: seen.extend(j["n"] for j in jobs))
+    with queue.add_batch():
+        for n in range(3):
+            queue.add_job("job", n=n)
+    while visible(queue):
+        queue.process_batch()
+    assert sorted(seen) == [0, 1, 2] and sum(calls) == 3

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 import pytest
+from sqs_testing import queue_total as pending
 
 from sqs_workers import IMMEDIATE_RETURN, SQSEnv, create_standard_queue
 from sqs_workers.exceptions import UnknownContentType
@@ -29,17 +30,6 @@ class Exploding:
 def make_queue(env: SQSEnv, name: str = "q") -> Any:
     create_standard_queue(env, name, visibility_timeout=30)
     return env.queue(name, backoff_policy=IMMEDIATE_RETURN)
-
-
-def pending(queue: Any) -> int:
-    attributes = queue.client.get_queue_attributes(
-        QueueUrl=queue.get_queue_url(),
-        AttributeNames=[
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-        ],
-    )["Attributes"]
-    return sum(int(v) for v in attributes.values())
 
 
 @pytest.mark.parametrize("content_type", ["pickle", "pickle_compat"])

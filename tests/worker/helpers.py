@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqs_testing import DEADLINE, CallCounter, wait_until
+from sqs_testing import DEADLINE, CallCounter, queue_counts, wait_until
 
 from sqs_workers.shutdown_policies import NEVER_SHUTDOWN, ShutdownPolicy
 from sqs_workers.worker import Worker
@@ -67,18 +67,3 @@ def running_worker(
         yield runner.worker
     finally:
         runner.stop()
-
-
-def queue_counts(queue: Any) -> tuple[int, int]:
-    """(visible, in flight) messages of a queue."""
-    attributes = queue.client.get_queue_attributes(
-        QueueUrl=queue.get_queue_url(),
-        AttributeNames=[
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-        ],
-    )["Attributes"]
-    return (
-        int(attributes["ApproximateNumberOfMessages"]),
-        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-    )

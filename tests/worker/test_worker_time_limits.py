@@ -258,8 +258,8 @@ def test_a_thread_blocked_in_c_is_replaced_and_its_outcome_discarded(
     job_outcomes = [(k, type(e)) for j, k, e in outcomes.seen if j == "job"]
     assert job_outcomes == [(ERROR, JobHardTimeLimitExceeded), (SUCCESS, type(None))]
     print(
-        f"blocked in C (concurrency 2): ran again {started[1] - started[0] - LIMIT:.3f}s"
-        f" after the limit (grace {GRACE}s)"
+        "blocked in C (concurrency 2): ran again "
+        f"{started[1] - started[0] - LIMIT:.3f}s after the limit (grace {GRACE}s)"
     )
 
 
