@@ -92,20 +92,24 @@ def checked(time_limit: float | None, what: str = "time_limit") -> float | None:
 
 class WorkerScope:
     """A worker's part in its jobs' limits: its default limit, the grace
-    before the hard limit, and what to do at the hard limit (``give_up``,
-    called on the watchdog thread with the worker's job and the ident of the
-    thread the handler runs on, or None for an ``async def`` job)."""
+    before the hard limit, and what to do at the hard limit: ``claim(job)``
+    (False if the job's outcome is being recorded already: too late to give
+    up on it), then ``give_up(job, thread)`` on the watchdog thread, with
+    the worker's job and the ident of the thread the handler runs on (None
+    for an ``async def`` job)."""
 
-    __slots__ = ("default", "give_up", "grace")
+    __slots__ = ("claim", "default", "give_up", "grace")
 
     def __init__(
         self,
         default: float | None,
         grace: float,
+        claim: Callable[[Any], bool],
         give_up: Callable[[Any, int | None], None],
     ) -> None:
         self.default = default
         self.grace = grace
+        self.claim = claim
         self.give_up = give_up
 
 
@@ -172,6 +176,11 @@ class Watch:
             if self.state == DONE or self.state >= phase:
                 return
             give_up = phase == HARD and self.scope is not None
+            if give_up and not self.scope[0].claim(self.scope[1]):  # type: ignore[index]
+                # The job ended (its outcome is being recorded) although the
+                # call was not seen to return: nothing to interrupt any more.
+                self.state = DONE
+                return
             self.state = ABANDONED if give_up else phase
             self._interrupt(JobHardTimeLimitExceeded if phase == HARD else None)
         if phase == SOFT:

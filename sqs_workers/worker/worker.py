@@ -47,6 +47,10 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# Job.limit_state once a job is past its handler call (see _claim_to_record).
+ENDED = 1
+GIVEN_UP = 2
+
 # How often the run() thread looks at signals and time-based policies when
 # nothing else wakes it.
 TICK = 0.2
@@ -259,8 +263,12 @@ class Worker:
         ]
         if self._limits_possible():
             self._limit_scope = time_limits.WorkerScope(
-                options.time_limit, options.time_limit_grace, self._give_up
+                options.time_limit,
+                options.time_limit_grace,
+                self._claim_for_give_up,
+                self._give_up,
             )
+        self._limit_lock = threading.Lock()
         self._watcher: threading.Thread | None = None
         if isinstance(self._threads, InlineRunner):
             self._watcher = threading.Thread(
@@ -561,6 +569,8 @@ class Worker:
                 except Exception:
                     logger.exception("Processing %s failed", job)
                     outcome = False
+                if scope is not None:
+                    self._claim_to_record(job)
                 success = self._record(job.runtime, job.message, outcome)
         except time_limits.JobAbandoned:
             # Given up on past its hard time limit: its message was released
@@ -582,6 +592,8 @@ class Worker:
         except Exception:
             logger.exception("Processing a batch of %s failed", runtime.name)
             pairs = [(m, False) for m in messages]
+        if self._limit_scope is not None:
+            self._claim_to_record(job)
         success = True
         for message, outcome in pairs:
             success = self._record(runtime, message, outcome) and success
@@ -599,6 +611,11 @@ class Worker:
         except Exception:
             logger.exception("Processing %s failed", job)
             outcome = False
+        if scope is not None:
+            try:
+                self._claim_to_record(job)
+            except time_limits.JobAbandoned:
+                return
         # A cancelled job (cold stop) records nothing: CancelledError is not
         # an Exception, so it ends here and the message comes back later.
         success = False
@@ -633,6 +650,23 @@ class Worker:
             ):
                 return True
         return False
+
+    def _claim_to_record(self, job: Job) -> None:
+        """The job's outcome is about to be recorded: from now on it cannot
+        be given up on; raise ``JobAbandoned`` if it was already (whatever
+        the call returned, it must not be acked)."""
+        with self._limit_lock:
+            if job.limit_state == GIVEN_UP:
+                raise time_limits.JobAbandoned()
+            job.limit_state = ENDED
+
+    def _claim_for_give_up(self, job: Job) -> bool:
+        """The watchdog: may it give up on ``job``? Not once it has ended."""
+        with self._limit_lock:
+            if job.limit_state == ENDED:
+                return False
+            job.limit_state = GIVEN_UP
+            return True
 
     def _give_up(self, job: Job, thread: int | None) -> None:
         """The watchdog thread: ``job`` still runs past its hard time limit.

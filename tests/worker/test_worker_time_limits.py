@@ -372,3 +372,23 @@ def test_under_the_supervisor_a_stuck_process_is_recycled(
         supervisor.stop()
         thread.join(30)
     assert not thread.is_alive()
+
+
+def test_a_job_whose_outcome_is_being_recorded_is_never_given_up_on() -> None:
+    """The hard limit and the job's end can race: whichever claims the job
+    first wins, so it is either recorded (acked) or given up on (released),
+    never both."""
+    from sqs_workers.time_limits import JobAbandoned
+
+    worker = Worker([object()])
+    worker._limit_lock = threading.Lock()
+
+    class FakeJob:
+        limit_state = 0
+
+    ended, given_up = FakeJob(), FakeJob()
+    worker._claim_to_record(ended)  # type: ignore[arg-type]
+    assert not worker._claim_for_give_up(ended)  # type: ignore[arg-type]
+    assert worker._claim_for_give_up(given_up)  # type: ignore[arg-type]
+    with pytest.raises(JobAbandoned):
+        worker._claim_to_record(given_up)  # type: ignore[arg-type]
