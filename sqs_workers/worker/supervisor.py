@@ -3,7 +3,10 @@
 For each queue it runs ``processes`` worker processes (forked, like the
 original ``process_queues``). A process that ends because its shutdown policy
 said so stays ended; one that reaches ``max_jobs_per_process`` exits with
-``RECYCLED`` and is replaced at once (a guard against leaks); one that
+``RECYCLED`` and is replaced at once (a guard against leaks), and so does
+one whose worker lost a thread to a job stuck past its hard time limit
+(``Worker.recycle_when_slot_lost``; the stuck thread goes with the
+process); one that
 crashes is replaced after a delay that doubles while crashes repeat. A queue
 that does not exist is a configuration error: its process exits with
 ``CONFIG_ERROR`` and is not restarted.
