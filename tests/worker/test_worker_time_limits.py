@@ -392,3 +392,39 @@ def test_a_job_whose_outcome_is_being_recorded_is_never_given_up_on() -> None:
     assert worker._claim_for_give_up(given_up)  # type: ignore[arg-type]
     with pytest.raises(JobAbandoned):
         worker._claim_to_record(given_up)  # type: ignore[arg-type]
+
+
+def test_a_coroutine_that_swallows_cancellation_is_given_up_on(sqs: Any) -> None:
+    outcomes = Outcomes()
+    sqs.add_middleware(outcomes)
+    queue = make_queue(sqs, visibility=2)
+    attempts: list[float] = []
+    swallowed: list[int] = []
+    let_go = threading.Event()
+    returned = threading.Event()
+
+    @queue.processor("stubborn", time_limit=LIMIT)
+    async def stubborn() -> None:
+        attempts.append(time.monotonic())
+        if len(attempts) > 1:
+            return
+        while not let_go.is_set():
+            try:
+                await asyncio.sleep(0.02)
+            except asyncio.CancelledError:
+                swallowed.append(1)  # hostile: keeps going
+        returned.set()
+
+    counter = CallCounter(queue.client)
+    stubborn.delay()
+    with running_worker(queue, concurrency=4, time_limit_grace=GRACE):
+        wait_until(lambda: len(attempts) >= 2, what="the released message to run")
+        let_go.set()
+        wait_until(returned.is_set, what="the stubborn coroutine to return")
+        wait_until(lambda: queue_counts(queue) == (0, 0), what="the delete")
+    assert len(swallowed) == 2  # the soft and the hard cancellation
+    kinds = [(k, type(e)) for _, k, e in outcomes.seen]
+    assert kinds == [(ERROR, JobHardTimeLimitExceeded), (SUCCESS, type(None))]
+    # One delete: the retry's; the stubborn run's late return is discarded.
+    assert counter.entries["DeleteMessageBatch"] + counter.calls["DeleteMessage"] == 1
+    print(f"async, stubborn: ran again {attempts[1] - attempts[0] - LIMIT:.3f}s after")
