@@ -19,6 +19,7 @@ from sqs_workers.sqs_manage import (
     create_standard_queue,
     delete_queue,
 )
+from sqs_workers.time_limits import JobHardTimeLimitExceeded, JobTimeLimitExceeded
 
 __version__ = "1.0.0.dev0"
 
@@ -42,7 +43,9 @@ __all__ = [
     "ConstantBackoff",
     "DropJob",
     "ExponentialBackoff",
+    "JobHardTimeLimitExceeded",
     "JobQueue",
+    "JobTimeLimitExceeded",
     "LargePayloads",
     "MemorySession",
     "ProcessingResult",

@@ -13,6 +13,9 @@ or ``sqs-workers worker app:sqs --metrics-port 9100``. What it counts:
 - ``sqs_workers_jobs_total{queue, job, outcome}``: jobs ended, by outcome
   (succeeded, failed, retried, dropped, refused);
 - ``sqs_workers_job_duration_seconds{queue, job}``: how long handlers ran;
+- ``sqs_workers_job_time_limits_total{queue, job, limit}``: jobs that ended
+  past their time limit (``limit``: ``soft``, the handler let
+  ``JobTimeLimitExceeded`` out; ``hard``, the worker gave up on it);
 - ``sqs_workers_job_wait_seconds{queue}``: from the message's send
   (SentTimestamp) to its job's start: queueing, retries and delays;
 - ``sqs_workers_jobs_running{queue}`` and ``sqs_workers_jobs_prefetched{queue}``:
@@ -41,6 +44,7 @@ from sqs_workers.middleware import (
     JobRun,
     Middleware,
 )
+from sqs_workers.time_limits import JobHardTimeLimitExceeded, JobTimeLimitExceeded
 
 OUTCOMES = {
     SUCCESS: "succeeded",
@@ -74,6 +78,12 @@ class PrometheusMetrics(Middleware):
             name("job_duration_seconds"),
             "Time the handler took",
             ["queue", "job"],
+            registry=registry,
+        )
+        self.time_limits = Counter(
+            name("job_time_limits"),
+            "Jobs that ended past their time limit, by queue, job and limit",
+            ["queue", "job", "limit"],
             registry=registry,
         )
         self.wait = Histogram(
@@ -150,6 +160,10 @@ class PrometheusMetrics(Middleware):
         self.jobs.labels(*labels, OUTCOMES.get(outcome.kind, outcome.kind)).inc()
         if outcome.kind != REFUSED:
             self.duration.labels(*labels).observe(outcome.duration)
+        error = outcome.exception
+        if error is not None and isinstance(error, JobTimeLimitExceeded):
+            hard = isinstance(error, JobHardTimeLimitExceeded)
+            self.time_limits.labels(*labels, "hard" if hard else "soft").inc()
 
     def _started(self, job: JobRun) -> None:
         """The job's messages leave the prefetched count (once)."""

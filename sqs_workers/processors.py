@@ -62,10 +62,21 @@ class Processor:
     job_name: str = ""
     pass_context: bool = False
     context_var: str = DEFAULT_CONTEXT_VAR
+    # Seconds the handler may run (see sqs_workers.time_limits); None: the
+    # queue's limit, else the worker's.
+    time_limit: float | None = None
 
     @classmethod
     def maker(cls, **kwargs: Any) -> Callable[..., Processor]:
         return functools.partial(cls, **kwargs)
+
+    @property
+    def effective_time_limit(self) -> float | None:
+        """This processor's limit, else its queue's (the worker's comes last,
+        in ``running``)."""
+        if self.time_limit is not None:
+            return self.time_limit
+        return getattr(self.queue, "time_limit", None)
 
     @property
     def queue_name(self) -> str:
@@ -85,7 +96,7 @@ class Processor:
             if accepted is not None or stack.before_decode:
                 running.check(job, stack, accepted)
             call = self._prepare(job, message)
-            result = running.call_sync(job, stack, call)
+            result = running.call_sync(job, stack, call, self.effective_time_limit)
         except Exception as error:
             return running.conclude(job, stack, error=error)
         return running.conclude(job, stack, result)
@@ -100,7 +111,10 @@ class Processor:
             job_kwargs = self._decode_for_call(job, message)
             fn = self.fn
             result = await running.call_async(
-                job, stack, lambda: invoke_handler(fn, (), job_kwargs)
+                job,
+                stack,
+                lambda: invoke_handler(fn, (), job_kwargs),
+                self.effective_time_limit,
             )
         except Exception as error:
             return running.conclude(job, stack, error=error)
@@ -172,7 +186,7 @@ class Processor:
         else:  # a subclass's override, with the original's signature
             call = functools.partial(self.process_batch, messages)
         try:
-            result = running.call_sync(job, stack, call)
+            result = running.call_sync(job, stack, call, self.effective_time_limit)
         except Exception as error:
             return running.conclude(job, stack, error=error)
         return running.conclude(job, stack, result)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
-from sqs_workers import codecs, delays, running
+from sqs_workers import codecs, delays, running, time_limits
 from sqs_workers.async_task import AsyncTask
 from sqs_workers.backoff_policies import DEFAULT_BACKOFF, BackoffPolicy
 from sqs_workers.batching import BatchingConfiguration, NoBatching
@@ -81,6 +81,9 @@ class GenericQueue:
     _resolved_url: str | None = field(repr=False, default=None, init=False)
     _content_based_dedup: bool | None = field(repr=False, default=None, init=False)
     _sender_instance: Sender | None = field(repr=False, default=None, init=False)
+    # Seconds each job of this queue may run unless its processor says
+    # otherwise (sqs_workers.time_limits); None: the worker's limit, if any.
+    time_limit: float | None = field(default=None, kw_only=True)
 
     @classmethod
     def maker(cls: type[Q], **kwargs: Any) -> Callable[..., Q]:
@@ -414,7 +417,10 @@ class RawQueue(GenericQueue):
             if processor is None:
                 raise MessageRefused(f"no processor set for raw queue {self.name!r}")
             result = running.call_sync(
-                job, stack, lambda: running.settle(processor(argument))
+                job,
+                stack,
+                lambda: running.settle(processor(argument)),
+                self.time_limit,
             )
         except Exception as error:
             return running.conclude(job, stack, error=error)
@@ -429,7 +435,9 @@ class RawQueue(GenericQueue):
         processor: Any = self.processor
         try:
             running.check(job, stack, None)
-            result = await running.call_async(job, stack, lambda: processor(message))
+            result = await running.call_async(
+                job, stack, lambda: processor(message), self.time_limit
+            )
         except Exception as error:
             return running.conclude(job, stack, error=error)
         return running.conclude(job, stack, result)
@@ -446,11 +454,19 @@ class JobQueue(GenericQueue):
         job_name: str,
         pass_context: bool = False,
         context_var: str = DEFAULT_CONTEXT_VAR,
+        *,
+        time_limit: float | None = None,
     ) -> Callable[[Callable[..., Any]], AsyncTask[Any]]:
-        """Decorator: register a function as the processor of ``job_name``."""
+        """Decorator: register a function as the processor of ``job_name``.
+
+        ``time_limit``: seconds each of its jobs may run (overrides the
+        queue's and the worker's; see the README, "Job time limits").
+        """
 
         def register(fn: Callable[..., Any]) -> AsyncTask[Any]:
-            return self.connect_processor(job_name, fn, pass_context, context_var)
+            return self.connect_processor(
+                job_name, fn, pass_context, context_var, time_limit=time_limit
+            )
 
         return register
 
@@ -460,13 +476,19 @@ class JobQueue(GenericQueue):
         processor: Callable[..., Any],
         pass_context: bool = False,
         context_var: str = DEFAULT_CONTEXT_VAR,
+        *,
+        time_limit: float | None = None,
     ) -> AsyncTask[Any]:
+        limit = time_limits.checked(time_limit)
+        # Only when given: a custom processor_maker need not know the keyword.
+        extra: dict[str, Any] = {} if limit is None else {"time_limit": limit}
         self.processors[job_name] = self.env.processor_maker(
             queue=self,
             fn=processor,
             pass_context=pass_context,
             context_var=context_var,
             job_name=job_name,
+            **extra,
         )
         return AsyncTask(self, job_name, processor)
 

@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqs_workers import delays, payloads
+from sqs_workers import delays, payloads, time_limits
 from sqs_workers.middleware import (
     DROP,
     ERROR,
@@ -187,30 +187,96 @@ def check(
 # -- calling the handler -----------------------------------------------------
 
 
-def call_sync(job: JobRun, stack: MiddlewareStack, call: Callable[[], Any]) -> Any:
-    """``call()`` inside the job's middleware; exceptions propagate."""
+def call_sync(
+    job: JobRun,
+    stack: MiddlewareStack,
+    call: Callable[[], Any],
+    time_limit: float | None = None,
+) -> Any:
+    """``call()`` inside the job's middleware; exceptions propagate.
+
+    ``time_limit`` (the processor's or the queue's; else the worker's, see
+    ``sqs_workers.time_limits``) bounds the call: past it the handler sees
+    ``JobTimeLimitExceeded``.
+    """
     if job_logger.isEnabledFor(_DEBUG):
         announce(job)
     if stack.before_job:
         stack.call("before_job", job)
+    limit = time_limits.effective(time_limit)
+    if limit is not None:
+        return _call_limited(job, stack, call, limit)
     if not stack.around_job:
         return call()
     with around(job, stack):
         return call()
+
+
+def _call_limited(
+    job: JobRun, stack: MiddlewareStack, call: Callable[[], Any], limit: float
+) -> Any:
+    watch = time_limits.arm(job, stack, limit)
+    try:
+        if not stack.around_job:
+            result = call()
+        else:
+            with around(job, stack):
+                result = call()
+    except BaseException as error:
+        state = time_limits.release(watch)
+        translated = watch.translate(error, state)
+        if translated is error:
+            raise
+        raise translated from error
+    if time_limits.release(watch) == time_limits.ABANDONED:
+        raise time_limits.JobAbandoned()
+    return result
 
 
 async def call_async(
-    job: JobRun, stack: MiddlewareStack, call: Callable[[], Awaitable[Any]]
+    job: JobRun,
+    stack: MiddlewareStack,
+    call: Callable[[], Awaitable[Any]],
+    time_limit: float | None = None,
 ) -> Any:
-    """``await call()`` inside the job's middleware, on the running loop."""
+    """``await call()`` inside the job's middleware, on the running loop;
+    past ``time_limit`` the task is cancelled and ``JobTimeLimitExceeded``
+    raised instead."""
     if job_logger.isEnabledFor(_DEBUG):
         announce(job)
     if stack.before_job:
         stack.call("before_job", job)
+    limit = time_limits.effective(time_limit)
+    if limit is not None:
+        return await _await_limited(job, stack, call, limit)
     if not stack.around_job:
         return await call()
     with around(job, stack):
         return await call()
+
+
+async def _await_limited(
+    job: JobRun,
+    stack: MiddlewareStack,
+    call: Callable[[], Awaitable[Any]],
+    limit: float,
+) -> Any:
+    watch = time_limits.arm_task(job, stack, limit)
+    try:
+        if not stack.around_job:
+            result = await call()
+        else:
+            with around(job, stack):
+                result = await call()
+    except BaseException as error:
+        state = watch.disarm()
+        translated = watch.translate(error, state)
+        if translated is error:
+            raise
+        raise translated from error
+    if watch.disarm() == time_limits.ABANDONED:
+        raise time_limits.JobAbandoned()
+    return result
 
 
 def announce(job: JobRun) -> None:

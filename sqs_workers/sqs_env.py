@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Union
 import boto3
 from botocore.config import Config as BotoConfig
 
-from sqs_workers import codecs, context, processors
+from sqs_workers import codecs, context, processors, time_limits
 from sqs_workers.backoff_policies import DEFAULT_BACKOFF, BackoffPolicy
 from sqs_workers.batching import BatchingConfiguration, NoBatching
 from sqs_workers.core import BatchProcessingResult, RedrivePolicy
@@ -148,12 +148,16 @@ class SQSEnv:
         backoff_policy: BackoffPolicy | None = None,
         *,
         queue_url: str | None = None,
+        time_limit: float | None = None,
     ) -> Any:
         """The queue object of ``queue_name`` (the same one on every call).
 
         ``queue_url`` addresses an existing queue by URL, with no name lookup
-        (so an IAM policy without GetQueueUrl is enough).
+        (so an IAM policy without GetQueueUrl is enough). ``time_limit``:
+        seconds each job of the queue may run, unless its processor has its
+        own limit (README, "Job time limits").
         """
+        limit = time_limits.checked(time_limit)
         existing = self.queues.get(queue_name)
         if existing is not None:
             if queue_url is not None and existing.queue_url != queue_url:
@@ -161,6 +165,8 @@ class SQSEnv:
                     f"Queue {queue_name!r} is already registered with a different "
                     f"URL ({existing.queue_url!r}, asked for {queue_url!r})"
                 )
+            if limit is not None:
+                existing.time_limit = limit
             return existing
         queue = queue_maker(
             env=self,
@@ -169,6 +175,8 @@ class SQSEnv:
             backoff_policy=backoff_policy or self.backoff_policy,
         )
         queue.queue_url = queue_url
+        if limit is not None:
+            queue.time_limit = limit
         self.queues[queue_name] = queue
         return queue
 

@@ -41,6 +41,10 @@ class ThreadRunners:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._busy = 0  # submitted and not finished
+        self._spawned = 0
+        # Threads given up on (a job past its hard time limit, stuck): they
+        # no longer count, and exit if their job ever returns.
+        self._lost: set[int] = set()
 
     def submit(self, job: Job) -> None:
         with self._lock:
@@ -52,9 +56,10 @@ class ThreadRunners:
     def _spawn(self) -> None:
         thread = threading.Thread(
             target=self._loop,
-            name=f"{self._name}-{len(self._threads)}",
+            name=f"{self._name}-{self._spawned}",
             daemon=True,  # a cold stop must not wait for a stuck handler
         )
+        self._spawned += 1
         self._threads.append(thread)
         thread.start()
 
@@ -71,7 +76,29 @@ class ThreadRunners:
                     logger.exception("Worker thread failed running %s", job)
                     job = None
             with lock:
+                if self._lost and threading.get_ident() in self._lost:
+                    # Replaced while stuck: the replacement keeps the slot.
+                    self._lost.discard(threading.get_ident())
+                    return
                 self._busy -= 1
+
+    def abandon(self, ident: int) -> bool:
+        """The thread ``ident`` is stuck in a job given up on: stop counting
+        it, so the next job starts a replacement (concurrency is kept; the
+        stuck thread exits if its job ever returns). False if not ours."""
+        with self._lock:
+            for index, thread in enumerate(self._threads):
+                if thread.ident == ident:
+                    del self._threads[index]
+                    self._lost.add(ident)
+                    self._busy -= 1
+                    return True
+        return False
+
+    @property
+    def lost(self) -> int:
+        """Threads given up on that are still stuck."""
+        return len(self._lost)
 
     def close(self, timeout: float | None = None) -> None:
         """Let each thread finish its job and exit (it has none when idle)."""

@@ -61,6 +61,7 @@ class Job:
         "deadline",
         "group",
         "kind",
+        "limit_state",
         "message",
         "messages",
         "received_at",
@@ -81,6 +82,9 @@ class Job:
         self.received_at = received_at
         self.deadline = deadline
         self.capped = False  # the heartbeat reached the 12 h cap for it
+        # Under a time limit: 0 running, ENDED once its outcome is being
+        # recorded, GIVEN_UP once the worker gave up on it (Worker._claim).
+        self.limit_state = 0
         self.group: str | None = (
             message.attributes.get("MessageGroupId") if runtime.is_fifo else None
         )

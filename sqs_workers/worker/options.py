@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqs_workers.sqs.limits import MAX_VISIBILITY_SECONDS, MAX_WAIT_SECONDS
+from sqs_workers.time_limits import DEFAULT_GRACE, checked
 
 SQS_MAX_VISIBILITY_SECONDS = MAX_VISIBILITY_SECONDS
 
@@ -82,6 +83,12 @@ class WorkerOptions:
     dropped connections) at start, while looking up the queues, are retried
     before ``run()`` gives up and raises them. A missing queue or denied
     access raises at once.
+    ``time_limit``: seconds a job may run when neither its processor nor its
+    queue sets a limit; None (the default): no limit. Past it the handler
+    sees ``JobTimeLimitExceeded`` (``sqs_workers.time_limits``).
+    ``time_limit_grace``: seconds after the limit before the hard one: the
+    worker gives up on a job still running then (its message is released
+    for another worker, its slot replaced).
     """
 
     concurrency: int = 1
@@ -93,8 +100,12 @@ class WorkerOptions:
     startup_timeout: float = 60.0
     heartbeat: HeartbeatOptions = field(default_factory=HeartbeatOptions)
     shutdown: ShutdownOptions = field(default_factory=ShutdownOptions)
+    time_limit: float | None = None
+    time_limit_grace: float = DEFAULT_GRACE
 
     def __post_init__(self) -> None:
+        checked(self.time_limit)
+        checked(self.time_limit_grace, "time_limit_grace")
         if self.concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {self.concurrency}")
         if self.receivers is not None and self.receivers < 1:

@@ -3,7 +3,10 @@
 For each queue it runs ``processes`` worker processes (forked, like the
 original ``process_queues``). A process that ends because its shutdown policy
 said so stays ended; one that reaches ``max_jobs_per_process`` exits with
-``RECYCLED`` and is replaced at once (a guard against leaks); one that
+``RECYCLED`` and is replaced at once (a guard against leaks), and so does
+one whose worker lost a thread to a job stuck past its hard time limit
+(``Worker.recycle_when_slot_lost``; the stuck thread goes with the
+process); one that
 crashes is replaced after a delay that doubles while crashes repeat. A queue
 that does not exist is a configuration error: its process exits with
 ``CONFIG_ERROR`` and is not restarted.
@@ -240,6 +243,9 @@ def _child_main(
         policy,
         replace(options, shutdown=replace(options.shutdown, handle_signals=True)),
     )
+    # A thread stuck past its job's hard time limit is only replaced in the
+    # worker: recycling the process is what frees it.
+    worker.recycle_when_slot_lost = True
     _watch_parent(worker, parent_pid)
     try:
         worker.run()
@@ -248,6 +254,8 @@ def _child_main(
             logger.error("%s", error)
             sys.exit(CONFIG_ERROR)
         raise
+    if worker.recycle_requested.is_set():
+        sys.exit(RECYCLED)
     if (
         recycle is not None
         and recycle.need_shutdown()

@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from sqs_workers import time_limits
 from sqs_workers.core import BatchProcessingResult
 from sqs_workers.outcomes import Outcome, succeeded
 from sqs_workers.shutdown_policies import (
@@ -45,6 +46,10 @@ from sqs_workers.worker.signals import SignalCounter, may_install, stop_signals
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# Job.limit_state once a job is past its handler call (see _claim_to_record).
+ENDED = 1
+GIVEN_UP = 2
 
 # How often the run() thread looks at signals and time-based policies when
 # nothing else wakes it.
@@ -124,6 +129,13 @@ class Worker:
         self._policy_says_stop = False
         # The default policy never stops: skip feeding it on the hot path.
         self._never_stops = isinstance(shutdown_policy, NeverShutdown)
+        # Jobs given up on past their hard time limit (their slots were
+        # replaced); the supervisor sets recycle_when_slot_lost, so that a
+        # process with stuck threads is replaced once its other jobs are done.
+        self.lost_slots = 0
+        self.recycle_when_slot_lost = False
+        self.recycle_requested = threading.Event()
+        self._limit_scope: time_limits.WorkerScope | None = None
 
     # -- public ----------------------------------------------------------------
 
@@ -246,6 +258,14 @@ class Worker:
             )
             for rt in runtimes
         ]
+        if self._limits_possible():
+            self._limit_scope = time_limits.WorkerScope(
+                options.time_limit,
+                options.time_limit_grace,
+                self._claim_for_give_up,
+                self._give_up,
+            )
+        self._limit_lock = threading.Lock()
         self._watcher: threading.Thread | None = None
         if isinstance(self._threads, InlineRunner):
             self._watcher = threading.Thread(
@@ -554,6 +574,9 @@ class Worker:
     def _run_sync(self, job: Job) -> Job | None:
         """Run one job (pool or run() thread): handler, outcome, ack; maybe the next."""
         success = False
+        abandoned = False
+        scope = self._limit_scope
+        token = time_limits.CURRENT.set((scope, job)) if scope is not None else None
         try:  # whatever happens, the job's slot is given back
             if job.kind == BATCH:
                 success = self._process_list(job)
@@ -563,9 +586,19 @@ class Worker:
                 except Exception:
                     logger.exception("Processing %s failed", job)
                     outcome = False
+                if scope is not None:
+                    self._claim_to_record(job)
                 success = self._record(job.runtime, job.message, outcome)
+        except time_limits.JobAbandoned:
+            # Given up on past its hard time limit: its message was released
+            # and its slot given back then; what it did now must not count.
+            abandoned = True
         finally:
-            following = self._finish(job, success, take_next=True)
+            if token is not None:
+                time_limits.CURRENT.reset(token)
+            following = (
+                None if abandoned else self._finish(job, success, take_next=True)
+            )
         return following
 
     def _process_list(self, job: Job) -> bool:
@@ -576,6 +609,8 @@ class Worker:
         except Exception:
             logger.exception("Processing a batch of %s failed", runtime.name)
             pairs = [(m, False) for m in messages]
+        if self._limit_scope is not None:
+            self._claim_to_record(job)
         success = True
         for message, outcome in pairs:
             success = self._record(runtime, message, outcome) and success
@@ -583,11 +618,21 @@ class Worker:
 
     async def _run_async(self, job: Job) -> None:
         """On the event loop: await one job's handler, then its outcome."""
+        scope = self._limit_scope
+        if scope is not None:  # the task's own context: no reset needed
+            time_limits.CURRENT.set((scope, job))
         try:
             outcome = await self._await_handler(job)
+        except time_limits.JobAbandoned:
+            return  # given up on: released, slot given back, outcome discarded
         except Exception:
             logger.exception("Processing %s failed", job)
             outcome = False
+        if scope is not None:
+            try:
+                self._claim_to_record(job)
+            except time_limits.JobAbandoned:
+                return
         # A cancelled job (cold stop) records nothing: CancelledError is not
         # an Exception, so it ends here and the message comes back later.
         success = False
@@ -606,6 +651,85 @@ class Worker:
             runtime.acker, self._reports[id(runtime)], message, outcome
         )
         return succeeded(outcome)
+
+    # -- time limits ----------------------------------------------------------------
+
+    def _limits_possible(self) -> bool:
+        """Whether any job may run under a time limit (else no per-job cost)."""
+        if self.options.time_limit is not None:
+            return True
+        for queue in self.queues:
+            if getattr(queue, "time_limit", None) is not None:
+                return True
+            processors = getattr(queue, "processors", None) or {}
+            if any(
+                getattr(p, "time_limit", None) is not None for p in processors.values()
+            ):
+                return True
+        return False
+
+    def _claim_to_record(self, job: Job) -> None:
+        """The job's outcome is about to be recorded: from now on it cannot
+        be given up on; raise ``JobAbandoned`` if it was already (whatever
+        the call returned, it must not be acked)."""
+        with self._limit_lock:
+            if job.limit_state == GIVEN_UP:
+                raise time_limits.JobAbandoned()
+            job.limit_state = ENDED
+
+    def _claim_for_give_up(self, job: Job) -> bool:
+        """The watchdog: may it give up on ``job``? Not once it has ended."""
+        with self._limit_lock:
+            if job.limit_state == ENDED:
+                return False
+            job.limit_state = GIVEN_UP
+            return True
+
+    def _give_up(self, job: Job, thread: int | None) -> None:
+        """The watchdog thread: ``job`` still runs past its hard time limit.
+
+        Its message is made visible again for another worker, the heartbeat
+        stops extending it, and its slot is given back (what the handler
+        does when it returns, if ever, is discarded: ``JobAbandoned``). A
+        stuck worker thread is replaced, so concurrency is kept; the stuck
+        one is counted in ``lost_slots``, and under the supervisor the
+        process is recycled once its other jobs are done. At concurrency 1
+        the stuck thread is the run() thread itself: nothing more can run,
+        so the worker starts nothing more and stops (releasing what it
+        holds); run() returns if the handler ever does.
+        """
+        inline = isinstance(self._threads, InlineRunner)
+        if inline:
+            self._dispatcher.pause()
+        elif thread is not None:
+            self._threads.abandon(thread)  # type: ignore[union-attr]
+        job.capped = True  # not extended again, should a beat be under way
+        runtime = job.runtime
+        self._release(runtime, [job])
+        runtime.acker.flush_soon()
+        released, _ = self._dispatcher.done(job, False)
+        if released:
+            self._release_jobs(released)
+        stuck = inline or thread is not None
+        if stuck:
+            self.lost_slots += 1
+        if inline:
+            what = "its thread is stuck: the worker can run nothing more and stops"
+        elif stuck:
+            what = f"its thread is stuck and was replaced ({self.lost_slots} so far)"
+        else:
+            what = "its task is left to end on its own"
+        logger.error(
+            "Gave up on %s past its hard time limit: message released; %s",
+            job,
+            what,
+        )
+        if stuck and self.recycle_when_slot_lost:
+            self.recycle_requested.set()
+            logger.warning("Asking the supervisor to recycle this process")
+            self.stop()
+        elif inline:
+            self.stop()
 
     def _finish(self, job: Job, success: bool, take_next: bool = False) -> Job | None:
         self._feed_policy()

@@ -75,3 +75,27 @@ def test_jobs_outcomes_durations_and_calls(sqs: SQSEnv) -> None:
         )
         >= 1
     )
+
+
+def test_jobs_past_their_time_limit_are_counted(sqs: SQSEnv) -> None:
+    """Outside a worker too (process_batch on the main thread: SIGALRM)."""
+    import time
+
+    registry = prometheus_client.CollectorRegistry()
+    PrometheusMetrics(registry).install(sqs)
+    create_standard_queue(sqs, "slow")
+    queue = sqs.queue("slow")
+
+    @queue.processor("nap", time_limit=0.2)
+    def nap() -> None:
+        time.sleep(30)
+
+    nap.delay()
+    result = queue.process_batch()
+    assert result.total_count() == 1 and not result.succeeded
+    labels = {"queue": "slow", "job": "nap"}
+    assert (
+        sample(registry, "sqs_workers_job_time_limits_total", **labels, limit="soft")
+        == 1
+    )
+    assert sample(registry, "sqs_workers_jobs_total", **labels, outcome="failed") == 1

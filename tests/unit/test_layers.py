@@ -43,7 +43,16 @@ LAYERS: list[tuple[str, ...]] = [
         "payloads",
     ),
     # 2: running user code
-    ("core", "running", "processors", "signing", "logging_json", "metrics", "cost"),
+    (
+        "core",
+        "running",
+        "time_limits",
+        "processors",
+        "signing",
+        "logging_json",
+        "metrics",
+        "cost",
+    ),
     # 3: the engine — knows queues only through worker.protocol
     ("worker",),
     # 4: the user-facing objects
