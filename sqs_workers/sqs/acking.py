@@ -411,6 +411,7 @@ class Acker:
                 error,
                 batch.attempt + 1,
                 len(items),
+                extra=self._extra(items),
             )
             self._settle(batch.action, items)
             return None
@@ -421,6 +422,14 @@ class Acker:
             self._settle(batch.action, items)
             return None
         return self._after_partial_failure(batch, failed, last)
+
+    def _extra(self, items: list[Any]) -> dict[str, Any]:
+        """Log fields naming the queue and the messages of a failed ack."""
+        messages = [i[0] if isinstance(i, tuple) else i for i in items]
+        return {
+            "queue_name": self._queue_name,
+            "message_ids": [getattr(m, "message_id", None) for m in messages],
+        }
 
     def _after_partial_failure(
         self, batch: Batch, failed: list[dict[str, Any]], last: bool
@@ -440,6 +449,7 @@ class Acker:
                 self._queue_name,
                 len(dropped),
                 dropped,
+                extra=self._extra([items[int(f["Id"])] for f in dropped]),
             )
         retried = {id(item) for item in again}
         self._settle(batch.action, [i for i in items if id(i) not in retried])

@@ -249,6 +249,7 @@ class Dispatcher:
             "starting it (another consumer may have it by now); released",
             job,
             runtime.visibility_timeout,
+            extra=job.log_extra(),
         )
         self._forget(runtime, job)
         stale.append(job)

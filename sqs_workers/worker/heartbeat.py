@@ -171,6 +171,7 @@ class Heartbeat:
             "visible again (and may run twice) if its job is still running then",
             job,
             now - job.received_at,
+            extra=job.log_extra(),
         )
 
     def _send(

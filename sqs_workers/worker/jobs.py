@@ -12,6 +12,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from sqs_workers.sqs.acking import Acker
+from sqs_workers.sqs.message import string_value
 
 if TYPE_CHECKING:
     from sqs_workers.worker.protocol import WorkerQueue
@@ -92,6 +93,23 @@ class Job:
 
     def all_messages(self) -> list[Any]:
         return self.messages if self.messages is not None else [self.message]
+
+    def log_extra(self) -> dict[str, Any]:
+        """The ``extra`` fields of the engine's log records about this job
+        (the same names as the job's own records, see sqs_workers.running)."""
+        messages = self.all_messages()
+        extra: dict[str, Any] = {"queue_name": self.runtime.name}
+        if len(messages) == 1:
+            extra["message_id"] = messages[0].message_id
+        else:
+            extra["message_ids"] = [m.message_id for m in messages]
+        job_name = string_value(self.message.message_attributes, "JobName")
+        if job_name is not None:
+            extra["job_name"] = job_name
+        count = self.message.attributes.get("ApproximateReceiveCount")
+        if count is not None:
+            extra["receive_count"] = int(count)
+        return extra
 
     def __repr__(self) -> str:
         return f"Job({self.runtime.name!r}, {self.message.message_id!r})"

@@ -584,7 +584,7 @@ class Worker:
                 try:
                     outcome = job.runtime.queue.process_message(job.message)
                 except Exception:
-                    logger.exception("Processing %s failed", job)
+                    logger.exception("Processing %s failed", job, extra=job.log_extra())
                     outcome = False
                 if scope is not None:
                     self._claim_to_record(job)
@@ -607,7 +607,9 @@ class Worker:
         try:
             pairs = runtime.queue.process_list(messages)
         except Exception:
-            logger.exception("Processing a batch of %s failed", runtime.name)
+            logger.exception(
+                "Processing a batch of %s failed", runtime.name, extra=job.log_extra()
+            )
             pairs = [(m, False) for m in messages]
         if self._limit_scope is not None:
             self._claim_to_record(job)
@@ -626,7 +628,7 @@ class Worker:
         except time_limits.JobAbandoned:
             return  # given up on: released, slot given back, outcome discarded
         except Exception:
-            logger.exception("Processing %s failed", job)
+            logger.exception("Processing %s failed", job, extra=job.log_extra())
             outcome = False
         if scope is not None:
             try:

@@ -126,3 +126,24 @@ def test_unknown_job_names_the_message(
     assert message_id in refused.getMessage()
     assert "receive count 1" in refused.getMessage()
     assert refused.job_name == "nobody"  # type: ignore[attr-defined]
+
+
+def test_engine_records_name_the_job(
+    sqs: SQSEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failed ack (the engine's own record) names queue and message ids."""
+    from sqs_testing import wait_until
+
+    from sqs_workers.sqs.acking import Acker
+
+    queue = make_queue(sqs)
+    queue.add_job("job", n=1)
+    (message,) = queue.get_raw_messages(0)
+    acker = Acker(queue.client, queue.get_queue_url(), queue.name)
+    message.receipt_handle = "not-a-receipt-handle"
+    acker.delete(message)
+    acker.flush()
+    wait_until(lambda: records(caplog, "DeleteMessageBatch"), what="the record")
+    (record,) = records(caplog, "DeleteMessageBatch")
+    assert record.queue_name == "q"  # type: ignore[attr-defined]
+    assert record.message_ids == [message.message_id]  # type: ignore[attr-defined]
