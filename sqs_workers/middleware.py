@@ -39,7 +39,6 @@ dead-letter queue by the redrive policy).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Iterator, Sequence
 from time import monotonic as _monotonic
@@ -299,19 +298,6 @@ class MiddlewareStack:
                 raise
             except Exception:
                 log_failure(m, "before_decode")
-
-    @contextlib.contextmanager
-    def around(self, job: JobRun) -> Iterator[None]:
-        """Every ``around_job`` context, first added outermost."""
-        with contextlib.ExitStack() as stack:
-            for m in self.around_job:
-                try:
-                    context = m.around_job(job)
-                    if context is not None:
-                        stack.enter_context(context)
-                except Exception:
-                    log_failure(m, "around_job")
-            yield
 
 
 def log_failure(middleware: Middleware, hook: str) -> None:

@@ -26,9 +26,8 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Awaitable, Callable, Collection
+from typing import Any, Literal
 
 from sqs_workers import delays, payloads, time_limits
 from sqs_workers.middleware import (
@@ -286,39 +285,43 @@ def announce(job: JobRun) -> None:
     logger.debug("%s %s", verb, label(job), extra=log_extra(job))
 
 
-@contextmanager
-def around(job: JobRun, stack: MiddlewareStack) -> Iterator[None]:
+class around:
     """Enter every ``around_job`` context (first added outermost).
 
     A context sees the handler's exception but cannot swallow it (the
     outcome would lie); one that fails on entry or exit is logged and
     skipped, so a broken middleware never changes what happens to the job.
+    A class rather than a generator: it is entered once per job.
     """
-    entered: list[tuple[Any, Any]] = []
-    for m in stack.around_job:
-        try:
-            context = m.around_job(job)
-            if context is not None:
-                context.__enter__()
-                entered.append((m, context))
-        except Exception:
-            log_failure(m, "around_job")
-    error: BaseException | None = None
-    try:
-        yield
-    except BaseException as raised:
-        error = raised
-        raise
-    finally:
-        for m, context in reversed(entered):
+
+    __slots__ = ("_entered", "_job", "_stack")
+
+    def __init__(self, job: JobRun, stack: MiddlewareStack) -> None:
+        self._job = job
+        self._stack = stack
+        self._entered: list[tuple[Any, Any]] = []
+
+    def __enter__(self) -> None:
+        entered = self._entered
+        for m in self._stack.around_job:
             try:
-                if error is None:
-                    context.__exit__(None, None, None)
-                else:
-                    context.__exit__(type(error), error, error.__traceback__)
+                context = m.around_job(self._job)
+                if context is not None:
+                    context.__enter__()
+                    entered.append((m, context))
+            except Exception:
+                log_failure(m, "around_job")
+
+    def __exit__(
+        self, kind: Any, error: BaseException | None, trace: Any
+    ) -> Literal[False]:
+        for m, context in reversed(self._entered):
+            try:
+                context.__exit__(kind, error, trace)
             except Exception as failure:
                 if failure is not error:
                     log_failure(m, "around_job")
+        return False  # never swallow the handler's exception
 
 
 def run_to_completion(awaitable: Awaitable[Any]) -> Any:
