@@ -60,6 +60,9 @@ class FakeJob:
     def all_messages(self) -> list[Any]:
         return [self.message]
 
+    def log_extra(self) -> dict[str, Any]:
+        return {"queue_name": "q", "message_id": "m1"}
+
 
 class FakeRuntime:
     name = "q"
@@ -111,7 +114,9 @@ def test_heartbeat_logs_and_stops_at_the_twelve_hour_cap(
     assert job.capped
     assert 12 * 3600 - 120 < now[0] <= 12 * 3600  # stopped just before 12 h
     assert max(runtime.sent) == 30
-    assert sum("12 hours" in r.getMessage() for r in caplog.records) == 1
+    capped = [r for r in caplog.records if "12 hours" in r.getMessage()]
+    assert len(capped) == 1
+    assert capped[0].message_id == "m1"  # type: ignore[attr-defined]
 
 
 class SlowRuntime(FakeRuntime):
