@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
 from typing import Any
 
 from sqs_workers import create_standard_queue
 from sqs_workers.sqs.acking import Acker
 
-from .helpers import CallCounter, queue_counts, running_worker, wait_until
+from .helpers import (
+    CallCounter,
+    queue_counts,
+    running_worker,
+    stop_mid_drain,
+    wait_until,
+)
 
 
 def test_deletes_are_batched(sqs: Any) -> None:
@@ -147,37 +152,9 @@ def test_a_stop_mid_drain_acks_each_run_job_once_and_loses_nothing(
     count = 400 if backend == "memory" else 40
     create_standard_queue(sqs, "drain", visibility_timeout=30)
     queue = sqs.queue("drain")
-    ran: list[str] = []
-    lock = threading.Lock()
-
-    @queue.processor("job")
-    def job(n: int) -> None:
-        with lock:
-            ran.append(str(n))
-        time.sleep(0.002)
-
-    with queue.add_batch():
-        for n in range(count):
-            job.delay(n=n)
-    deleted: Counter[str] = Counter()
-    handles: dict[str, str] = {}
-
-    def remember(parsed: dict[str, Any], **_: Any) -> None:
-        for message in parsed.get("Messages", ()):
-            handles[message["ReceiptHandle"]] = message["MessageId"]
-
-    def count_deletes(params: dict[str, Any], **_: Any) -> None:
-        for entry in params.get("Entries", ()):
-            deleted[handles[entry["ReceiptHandle"]]] += 1
-
-    events = queue.client.meta.events
-    events.register("after-call.sqs.ReceiveMessage", remember)
-    # The API's own parameters (see CallCounter).
-    events.register("before-parameter-build.sqs.DeleteMessageBatch", count_deletes)
-    if backend == "memory":
-        events.register("before-call.sqs.DeleteMessageBatch", count_deletes)
-    with running_worker(queue, concurrency=8, wait_seconds=0):
-        wait_until(lambda: len(ran) >= count // 2, what="half the jobs")
+    ran, deleted = stop_mid_drain(
+        queue, backend, count, 0.002, concurrency=8, wait_seconds=0
+    )
     assert len(ran) < count, "stopped too late to be a stop mid-drain"
     assert all(times == 1 for times in deleted.values())
     assert len(deleted) == len(ran) == len(set(ran))

@@ -8,21 +8,7 @@ from typing import Any
 
 from sqs_workers import ConstantBackoff, RetryJob, create_fifo_queue
 
-from .helpers import running_worker, wait_until
-
-
-def first_seen(events: list[tuple[str, int]]) -> dict[str, list[int]]:
-    """Per group, the order in which each job first ran.
-
-    moto may hand a just-deleted message out again when a delete races a
-    receive (a moto bug, not SQS behaviour); a repeat is not a reordering.
-    """
-    order: dict[str, list[int]] = {}
-    for group, seq in events:
-        runs = order.setdefault(group, [])
-        if seq not in runs:
-            runs.append(seq)
-    return order
+from .helpers import first_seen, running_worker, wait_until
 
 
 def test_groups_are_serialized_in_order_and_run_in_parallel(sqs: Any) -> None:

@@ -5,8 +5,6 @@ an empty one, and a stop at full speed with several receives in flight."""
 from __future__ import annotations
 
 import threading
-import time
-from collections import Counter
 from typing import Any
 
 import pytest
@@ -20,7 +18,13 @@ from sqs_workers.worker.receiver import (
     ReceiverScaler,
 )
 
-from .helpers import queue_counts, running_worker, wait_until
+from .helpers import (
+    first_seen,
+    queue_counts,
+    running_worker,
+    stop_mid_drain,
+    wait_until,
+)
 
 SLOW = SLOW_RECEIVE * 5  # a receive that took a real round trip
 STEP = SCALE_COOLDOWN * 1.5  # past the cooldown
@@ -140,55 +144,17 @@ def test_a_stop_at_full_speed_with_receives_in_flight_loses_nothing(
     count = 400 if backend == "memory" else 50
     create_standard_queue(sqs, "drain", visibility_timeout=30)
     queue = sqs.queue("drain")
-    ran: list[str] = []
-    lock = threading.Lock()
-
-    @queue.processor("job")
-    def job(n: int) -> None:
-        with lock:
-            ran.append(str(n))
-        time.sleep(0.001)
-
-    with queue.add_batch():
-        for n in range(count):
-            job.delay(n=n)
-    deleted: Counter[str] = Counter()
-    handles: dict[str, str] = {}
-
-    def remember(parsed: dict[str, Any], **_: Any) -> None:
-        for message in parsed.get("Messages", ()):
-            handles[message["ReceiptHandle"]] = message["MessageId"]
-
-    def count_deletes(params: dict[str, Any], **_: Any) -> None:
-        for entry in params.get("Entries", ()):
-            deleted[handles[entry["ReceiptHandle"]]] += 1
-
-    events = queue.client.meta.events
-    events.register("after-call.sqs.ReceiveMessage", remember)
-    events.register("before-parameter-build.sqs.DeleteMessageBatch", count_deletes)
-    if backend == "memory":
-        events.register("before-call.sqs.DeleteMessageBatch", count_deletes)
     FaultInjector(queue.client, rate=0.0, latency=0.01)
     # moto may hand one message to two concurrent receives (a race of its
     # own): one receive at a time there; in memory, adaptive receivers.
     receivers = None if backend == "memory" else 1
-    with running_worker(queue, concurrency=4, wait_seconds=0, receivers=receivers):
-        wait_until(lambda: len(ran) >= count // 2, what="half the jobs")
+    ran, deleted = stop_mid_drain(
+        queue, backend, count, 0.001, concurrency=4, wait_seconds=0, receivers=receivers
+    )
     assert len(ran) < count, "stopped too late to be a stop mid-drain"
     assert all(times == 1 for times in deleted.values())
     assert len(deleted) == len(ran) == len(set(ran))
     assert queue_counts(queue) == (count - len(ran), 0)
-
-
-def first_seen(events: list[tuple[str, int]]) -> dict[str, list[int]]:
-    """Per group, the order in which each job first ran (moto may hand out a
-    just-deleted message again: a repeat is not a reordering)."""
-    order: dict[str, list[int]] = {}
-    for group, seq in events:
-        runs = order.setdefault(group, [])
-        if seq not in runs:
-            runs.append(seq)
-    return order
 
 
 def test_fifo_order_holds_with_receives_in_flight(sqs: Any, backend: str) -> None:
