@@ -191,18 +191,22 @@ class PayloadStore:
         message's delete (``message.on_deleted``, called by the acker).
         """
         bucket, key = parse_pointer(message.message_id, message.body)
-        try:
-            response = self.client.get_object(Bucket=bucket, Key=key)
-            payload = response["Body"].read().decode("utf-8")
-        except Exception as error:
-            reason = error_code(error) or repr(error)
-            raise PayloadUnavailable(message.message_id, bucket, key, reason) from None
-        message.body = payload
+        message.body = self.read(message.message_id, bucket, key)
         attributes = message.message_attributes
         attributes.pop(SIZE_ATTRIBUTE, None)
         attributes.pop(LEGACY_SIZE_ATTRIBUTE, None)
         if not self.options.keep:
             message.on_deleted = functools.partial(self.delete, bucket, key)
+
+    def read(self, message_id: str, bucket: str, key: str) -> str:
+        """The payload stored at ``bucket``/``key`` for message ``message_id``;
+        ``PayloadUnavailable`` if S3 cannot give it."""
+        try:
+            response = self.client.get_object(Bucket=bucket, Key=key)
+            return str(response["Body"].read().decode("utf-8"))
+        except Exception as error:
+            reason = error_code(error) or repr(error)
+            raise PayloadUnavailable(message_id, bucket, key, reason) from None
 
     def delete_pointed(self, entry: dict[str, Any]) -> None:
         """Delete the object an offloaded entry points at (it was not sent)."""

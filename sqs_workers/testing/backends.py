@@ -6,10 +6,12 @@ taking them; only the in-memory one can move time.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Protocol
 
 from sqs_workers.memory.message import GONE, VISIBLE, MemoryMessage
 from sqs_workers.memory_sqs import FakeClock, MemoryAWS, MemorySession
+from sqs_workers.payloads import PayloadStore
 from sqs_workers.sqs.receiving import receive_messages
 from sqs_workers.testing.jobs import Job, decode_job
 
@@ -37,8 +39,11 @@ class Backend(Protocol):
         """The clock tests move; raises ``TimeTravelUnavailable`` on a server."""
         ...
 
-    def peek(self, client: Any, queue_url: str) -> list[Job]:
-        """The queue's messages, oldest first, decoded."""
+    def peek(
+        self, client: Any, queue_url: str, store: PayloadStore | None = None
+    ) -> list[Job]:
+        """The queue's messages, oldest first, decoded (S3 payloads read
+        through ``store``)."""
         ...
 
 
@@ -61,7 +66,9 @@ class MemoryBackend:
     def fake_clock(self) -> FakeClock:
         return self.clock
 
-    def peek(self, client: Any, queue_url: str) -> list[Job]:
+    def peek(
+        self, client: Any, queue_url: str, store: PayloadStore | None = None
+    ) -> list[Job]:
         # Read under the store's lock, without receiving: receive counts,
         # visibility and the order of the queue stay as they were.
         aws = self.aws
@@ -70,13 +77,14 @@ class MemoryBackend:
             now = aws.now()
             queue.tick(now)
             live = [m for m in queue.messages.values() if m.state != GONE]
-            return [_memory_job(m, now) for m in live]
+        # Decoded outside the lock: an S3 payload read must not hold up SQS.
+        return [_memory_job(m, now, store) for m in live]
 
     def __repr__(self) -> str:
         return f"MemoryBackend(now={self.clock.now()})"
 
 
-def _memory_job(message: MemoryMessage, now: float) -> Job:
+def _memory_job(message: MemoryMessage, now: float, store: PayloadStore | None) -> Job:
     waiting = message.state != VISIBLE and message.ready_at > now
     return decode_job(
         message.body,
@@ -85,6 +93,8 @@ def _memory_job(message: MemoryMessage, now: float) -> Job:
         group_id=message.group_id,
         message_id=message.message_id,
         receive_count=message.receive_count,
+        now=now,
+        store=store,
     )
 
 
@@ -124,7 +134,9 @@ class ServerBackend:
             "backend (the default)"
         )
 
-    def peek(self, client: Any, queue_url: str) -> list[Job]:
+    def peek(
+        self, client: Any, queue_url: str, store: PayloadStore | None = None
+    ) -> list[Job]:
         # A server shows messages only by receiving them: take each visible
         # one (hidden meanwhile, so each is seen once), then show it again.
         # Each peek counts as a receive towards a redrive policy's
@@ -137,6 +149,7 @@ class ServerBackend:
             received.extend(batch)
         for message in received:
             message.change_visibility(VisibilityTimeout=0)
+        now = time.time()
         return [
             decode_job(
                 m.body,
@@ -144,6 +157,8 @@ class ServerBackend:
                 group_id=m.attributes.get("MessageGroupId"),
                 message_id=m.message_id,
                 receive_count=int(m.attributes.get("ApproximateReceiveCount", 0)),
+                now=now,
+                store=store,
             )
             for m in received
         ]

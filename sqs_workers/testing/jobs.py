@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqs_workers import codecs
+from sqs_workers import codecs, delays, payloads
+from sqs_workers.payloads import PayloadStore
 from sqs_workers.sqs.message import string_value
 
 
@@ -19,7 +20,9 @@ class Job:
     ``assert kit.jobs("emails") == [Job("send_welcome", {"user_id": 7})]``.
 
     ``delay``: seconds until the job is due (0: due now). On the in-memory
-    backend it counts a delay given at send time and a retry's backoff alike.
+    backend it counts a delay given at send time and a retry's backoff alike;
+    a delay longer than SQS's 15 minutes counts to the job's own time, not
+    to its next hop. A job whose payload went to S3 shows that payload.
     ``name`` is None for a message that is not a job (sent to a raw queue);
     its text is in ``body``.
     """
@@ -54,8 +57,20 @@ def decode_job(
     group_id: str | None = None,
     message_id: str = "",
     receive_count: int = 0,
+    now: float = 0,
+    store: PayloadStore | None = None,
 ) -> Job:
-    """A message's body and attributes (SQS's shapes) as a ``Job``."""
+    """A message's body and attributes (SQS's shapes) as a ``Job``.
+
+    ``now``: the time the queue lives in (a long delay's due time is
+    measured from it); ``store``: the env's S3 payload store, to read an
+    offloaded body (without it such a job cannot be shown: LookupError).
+    """
+    due = delays.due_at(message_attributes)
+    if due is not None:
+        delay = max(delay, due - now)
+    if payloads.is_offloaded(message_attributes):
+        body = _offloaded_body(message_id, body, store)
     name = string_value(message_attributes, "JobName")
     if name is None:
         return Job(
@@ -79,3 +94,14 @@ def decode_job(
         receive_count=receive_count,
         body=body,
     )
+
+
+def _offloaded_body(message_id: str, pointer: str, store: PayloadStore | None) -> str:
+    if store is None:
+        raise LookupError(
+            f"message {message_id} keeps its payload in S3, and this env has no "
+            "large_payloads to read it with; give the env "
+            "large_payloads=LargePayloads(bucket=...)"
+        )
+    bucket, key = payloads.parse_pointer(message_id, pointer)
+    return store.read(message_id, bucket, key)

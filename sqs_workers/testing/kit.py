@@ -159,7 +159,8 @@ class SQSTestKit:
         On a server only the visible messages are seen, and reading them
         counts as a receive.
         """
-        return self.backend.peek(self.env.sqs_client, self._url(queue))
+        url = self._url(queue)
+        return self.backend.peek(self.env.sqs_client, url, self.env.payload_store)
 
     def dead_letters(self, queue: str | GenericQueue) -> list[Job]:
         """The jobs in the dead-letter queue of ``queue`` (its RedrivePolicy's)."""

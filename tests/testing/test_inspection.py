@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from sqs_workers.testing import Job
+from sqs_workers import LargePayloads, MemorySession, SQSEnv
+from sqs_workers.testing import Job, SQSTestKit
 
 # run_tests/run_memory_tests (conftest.py): run a test module, as a user would.
 RunTests = Callable[..., pytest.RunResult]
@@ -84,3 +85,39 @@ def test_a_job_reads_well_in_an_assert() -> None:
     assert job != Job("welcome", {"user_id": 8})
     with pytest.raises(AttributeError):
         job.name = "other"  # type: ignore[misc]
+
+
+def test_jobs_show_an_s3_payload_and_a_long_delay_as_sent() -> None:
+    # The job as its sender wrote it: the payload, not the S3 pointer that
+    # travelled through SQS; the long delay to its own time, not the hop's.
+    env = SQSEnv(
+        session=MemorySession(),
+        codec="json",  # uncompressed: 4 KiB of "x" stays over the threshold
+        large_payloads=LargePayloads(bucket="payloads", threshold=1024),
+    )
+    with SQSTestKit(env) as kit:
+        env.session.client("s3").create_bucket(Bucket="payloads")
+        kit.create_queue("q")
+        queue = env.queue("q")
+        queue.add_job("big", text="x" * 4096)
+        queue.add_job("later", _delay_seconds=7200, n=1)
+        assert kit.jobs("q") == [
+            Job("big", {"text": "x" * 4096}),
+            Job("later", {"n": 1}, delay=7200),
+        ]
+        kit.advance(3600)
+        assert kit.jobs("q")[1].delay == 3600
+
+
+def test_an_s3_payload_without_large_payloads_says_what_to_do() -> None:
+    with SQSTestKit() as kit:  # its env has no large_payloads
+        kit.env.session.client("s3").create_bucket(Bucket="payloads")
+        kit.create_queue("q")
+        sender = SQSEnv(
+            session=kit.env.session,
+            codec="json",  # uncompressed: 4 KiB of "x" stays over the threshold
+            large_payloads=LargePayloads(bucket="payloads", threshold=1024),
+        )
+        sender.queue("q").add_job("big", text="x" * 4096)
+        with pytest.raises(LookupError, match=r"large_payloads=LargePayloads"):
+            kit.jobs("q")
