@@ -177,9 +177,11 @@ class Dispatcher:
         with self._lock:
             self._running -= 1
             self._forget(runtime, job)
-            released = self._next_of_group(runtime, job, success)
+            released = (
+                [] if job.group is None else self._next_of_group(runtime, job, success)
+            )
             startable, stale = self._take_startable()
-            if self._running == 0:
+            if self._running == 0 and self._idle_waiting:
                 self._wake_idle_waiters()
         if stale:
             self._release(stale)
@@ -213,7 +215,7 @@ class Dispatcher:
     def _take_startable(self) -> tuple[list[Job], list[Job]]:
         """Jobs that may start now (lock held), counted as running; and the
         stale ones met on the way (forgotten, to be released)."""
-        if self._paused or self._stopping:
+        if self._paused or self._stopping or self._running >= self._concurrency:
             return [], []
         startable: list[Job] = []
         stale: list[Job] = []
@@ -353,7 +355,7 @@ class Dispatcher:
             for job in jobs:
                 self._running -= 1
                 self._forget(job.runtime, job)
-            if self._running == 0:
+            if self._running == 0 and self._idle_waiting:
                 self._wake_idle_waiters()
 
     def pause(self) -> None:
@@ -362,9 +364,8 @@ class Dispatcher:
             self._paused = True
 
     def _wake_idle_waiters(self) -> None:
-        if self._idle_waiting:
-            self._idle_waiting = 0
-            self._idle.notify_all()
+        self._idle_waiting = 0
+        self._idle.notify_all()
 
     def wait_idle(self, timeout: float | None) -> bool:
         """Wait until no job runs; False if ``timeout`` passed first."""
