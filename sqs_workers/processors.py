@@ -158,12 +158,20 @@ class Processor:
         running in a worker thread, where its override is called as written
         (and a coroutine it returns is run to completion there).
         """
+        # Asked for every received message: worked out once per handler
+        # (``inspect.iscoroutinefunction`` costs about a microsecond).
+        fn = self.fn
+        known: tuple[Any, bool] | None = self.__dict__.get("_is_async_of")
+        if known is not None and known[0] is fn:
+            return known[1]
         cls = type(self)
-        return (
+        result = (
             cls.process is Processor.process
             and cls.process_message is Processor.process_message
-            and inspect.iscoroutinefunction(self.fn)
+            and inspect.iscoroutinefunction(fn)
         )
+        self.__dict__["_is_async_of"] = (fn, result)
+        return result
 
     def _call_process(self, job_kwargs: dict[str, Any], job_context: Any) -> Any:
         # Subclasses of the original package override either

@@ -8,10 +8,15 @@ batch, or calls ``flush``, sends it from its own thread, retrying failures
 with jittered backoff before returning.
 
 With ``max_delay`` set (the worker's mode) recording an outcome never waits
-on the network: a flusher thread cuts batches (a full batch of 10 at once, a
-partial one once its oldest entry has waited ``max_delay`` seconds) and hands
-them to up to ``max_in_flight`` sender threads, so several batches are in
-flight at once. A batch that fails, wholly or in part (retryable ``Failed``
+on the network: batches go to up to ``max_in_flight`` sender threads, so
+several are in flight at once. A full batch of 10 is handed to a free sender
+by the thread that filled it; a flusher thread sends a partial one once its
+oldest entry has waited ``max_delay`` seconds, and whatever had to wait for
+a sender. Under load the flusher is not woken per batch: it stays on a
+timer (``LINGER``) rather than being notified of each first entry, and
+senders wake it only when it may be waiting for one of them (each thread
+woken costs a GIL hand-over, and across cores that costs more than the
+bookkeeping it saves). A batch that fails, wholly or in part (retryable ``Failed``
 entries such as InternalError), goes back on a timer with jittered backoff
 and is sent again by whichever sender is free: a failing call never holds up
 the acks behind it, and no entry is ever in two batches at once. Entries that
@@ -58,6 +63,11 @@ SYNC_RETRY_FOR = 5.0
 CLOSE_RETRY_FOR = 10.0
 RETRY_BASE = 0.05
 RETRY_CAP = 2.0
+# Timed mode: after its last entry the flusher keeps waking every
+# ``max_delay`` for this long, so that a new entry needs no wake-up call to
+# arm the timer; idle longer, it sleeps until an entry comes.
+LINGER = 1.0
+MIN_LINGER_WAIT = 0.01
 
 DELETE = "DeleteMessageBatch"
 VISIBILITY = "ChangeMessageVisibilityBatch"
@@ -106,6 +116,8 @@ class Acker:
         self._senders: list[threading.Thread] = []
         self._in_flight = 0
         self._retries: list[tuple[float, int, Batch]] = []  # a heap on due time
+        # When the flusher's current wait ends (monotonic; inf: until woken).
+        self._flusher_wakes = float("inf")
         self._sequence = itertools.count()
         self._closed = False
         self._give_up_at = float("inf")  # monotonic; set by close()
@@ -119,7 +131,7 @@ class Acker:
     def delete(self, message: Message) -> None:
         """Acknowledge a finished job: its message will be deleted."""
         if self._max_delay is not None:
-            self._add_timed(False, message)
+            self._add_timed(False, message, self._max_delay)
             return
         with self._lock:
             self._deletes.append(message)
@@ -132,7 +144,7 @@ class Acker:
     def change_visibility(self, message: Message, timeout: float) -> None:
         """Hide a message for ``timeout`` seconds (0: visible again at once)."""
         if self._max_delay is not None:
-            self._add_timed(True, (message, int(timeout)))
+            self._add_timed(True, (message, int(timeout)), self._max_delay)
             return
         with self._lock:
             self._visibility.append((message, int(timeout)))
@@ -249,10 +261,13 @@ class Acker:
 
     # -- timed mode ------------------------------------------------------------------
 
-    def _add_timed(self, visibility: bool, entry: Any) -> None:
+    def _add_timed(self, visibility: bool, entry: Any, max_delay: float) -> None:
+        """Record an entry; a batch it fills goes to a free sender at once."""
+        full = None
         with self._lock:
+            now = None
             if not self._deletes and not self._visibility:
-                self._oldest = time.monotonic()
+                now = self._oldest = time.monotonic()
             # Pick the list under the lock: the flusher swaps in new ones.
             entries: list[Any] = self._visibility if visibility else self._deletes
             entries.append(entry)
@@ -262,14 +277,40 @@ class Acker:
             if not closed:
                 if self._flusher is None:
                     self._start_flusher()
-                # Wake the flusher for a first entry (to arm its timer) and
-                # for a full batch; in between it sleeps on its deadline.
-                if len(entries) == 1 or len(entries) == SQS_BATCH_LIMIT:
+                if len(entries) >= SQS_BATCH_LIMIT:
+                    full = self._hand_over_full(visibility, entries)
+                elif now is not None and self._flusher_wakes > now + max_delay:
+                    # A first entry, and the flusher sleeps past its due
+                    # time: wake it to arm its timer.
                     self._wakeup.notify()
-        if closed:
+        if full is not None:
+            self._outbox.put(full)
+        elif closed:
             # After close() no flusher runs: send it now, from this thread
             # (e.g. a receiver releasing what its last long poll brought).
             self.flush()
+
+    def _hand_over_full(self, visibility: bool, entries: list[Any]) -> Batch | None:
+        """A batch just filled (lock held): cut it for a free sender, counted
+        in flight, for the caller to put in the outbox. None when every
+        sender is busy (the first to finish wakes the flusher, which sends
+        it) or retries wait (the flusher, woken now, sends those first)."""
+        if self._in_flight >= self._max_in_flight:
+            return None
+        if self._retries:
+            self._wakeup.notify()
+            return None
+        return self._dispatch(
+            self._cut(VISIBILITY if visibility else DELETE, entries, whole=True)
+        )
+
+    def _dispatch(self, batch: Batch) -> Batch:
+        """Count ``batch`` in flight (lock held); one sender per batch in
+        flight, started as they are needed."""
+        self._in_flight += 1
+        if len(self._senders) < self._in_flight:
+            self._start_sender()
+        return batch
 
     def _start_flusher(self) -> None:
         self._flusher = threading.Thread(
@@ -287,10 +328,7 @@ class Acker:
                 batch = self._next_batch(self._max_delay)
                 if batch is None:
                     return
-                self._in_flight += 1
-                # One sender per batch in flight, started as they are needed.
-                if len(self._senders) < self._in_flight:
-                    self._start_sender()
+                self._dispatch(batch)
             put(batch)
 
     def _start_sender(self) -> None:
@@ -313,26 +351,40 @@ class Acker:
             again = self._attempt(batch)
         finally:
             with self._lock:
+                every_sender_was_busy = self._in_flight >= self._max_in_flight
                 self._in_flight -= 1
                 if again is not None:
                     due = time.monotonic() + _retry_delay(again)
                     heapq.heappush(self._retries, (due, next(self._sequence), again))
-                self._wakeup.notify()
+                # Only a flusher that may wait for this is woken: one with
+                # batches held back for a free sender, a retry to time, or
+                # close() waiting for the last batch in flight.
+                if every_sender_was_busy or again is not None or self._closed:
+                    self._wakeup.notify()
 
     def _next_batch(self, max_delay: float) -> Batch | None:
         """Wait (lock held) until a batch must go and a sender is free; cut it.
 
         None once closed with nothing pending, retrying or in flight.
         """
+        idle_since: float | None = None
         while True:
             pending = bool(self._deletes or self._visibility)
             if not pending and not self._retries and self._closed:
                 if self._in_flight == 0:
                     return None
-                self._wakeup.wait()
+                self._wait(None)
                 continue
             now = time.monotonic()
             timeout: float | None = None
+            if pending or self._retries or self._closed:
+                idle_since = None
+            elif idle_since is None:
+                idle_since = now
+            if idle_since is not None and now - idle_since < LINGER:
+                # Lingering (see LINGER); a max_delay too short to poll
+                # at is served by waking the flusher for each first entry.
+                timeout = max_delay if max_delay >= MIN_LINGER_WAIT else None
             if self._in_flight < self._max_in_flight:
                 if self._retries and self._retries[0][0] <= now:
                     return heapq.heappop(self._retries)[2]
@@ -350,8 +402,19 @@ class Acker:
                 if self._retries:
                     retry_due = self._retries[0][0] - now
                     timeout = retry_due if timeout is None else min(timeout, retry_due)
-            # else: every sender busy; one finishing wakes us.
-            self._wakeup.wait(timeout)
+            else:  # every sender busy; one finishing wakes us
+                timeout = None
+            self._wait(timeout)
+
+    def _wait(self, timeout: float | None) -> None:
+        """The flusher waits (lock held), saying until when (``_add_timed``
+        wakes it only if that is too late for a new entry)."""
+        if timeout is None:
+            self._flusher_wakes = float("inf")
+        else:
+            self._flusher_wakes = time.monotonic() + max(0.0, timeout)
+        self._wakeup.wait(timeout)
+        self._flusher_wakes = float("-inf")  # awake: about to look
 
     def _cut(self, action: str, entries: list[Any], whole: bool) -> Batch:
         """The first 10 entries of ``entries`` (lock held) as a batch."""

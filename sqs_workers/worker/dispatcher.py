@@ -58,6 +58,7 @@ class Dispatcher:
         # receivers come and go (see set_receivers).
         self._per_receiver = prefetch_per_receiver
         self._capacity = {id(rt): self.capacity for rt in runtimes}
+        self._margins = {id(rt): self._margin(rt) for rt in runtimes}
         # Receive when this much room is free: a full batch normally, a
         # single slot when the user asked for (almost) no prefetch.
         self._need = max(1, min(RECEIVE_BATCH, prefetch))
@@ -67,6 +68,13 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._room = {id(rt): threading.Condition(self._lock) for rt in runtimes}
         self._idle = threading.Condition(self._lock)
+        # Threads waiting on each condition and not notified yet (at most
+        # too many, after a timed wait ran out). Every finished job may
+        # free room, and at concurrency 1 every one leaves the worker idle:
+        # Condition.notify checks the lock's ownership even with nobody to
+        # wake, so it is called only when somebody waits.
+        self._room_waiting = dict.fromkeys((id(rt) for rt in runtimes), 0)
+        self._idle_waiting = 0
         self._held = dict.fromkeys((id(rt) for rt in runtimes), 0)
         self._reserved = dict.fromkeys((id(rt) for rt in runtimes), 0)
         self._running = 0
@@ -87,6 +95,7 @@ class Dispatcher:
         with self._lock:
             room = self._room[key]
             while not self._stopping and self._free(key) < self._need:
+                self._room_waiting[key] += 1
                 room.wait()
             if self._stopping:
                 return 0
@@ -106,14 +115,14 @@ class Dispatcher:
         prefetch = max(RECEIVE_BATCH * (receivers + 1), self._concurrency)
         with self._lock:
             self._capacity[key] = self._concurrency + prefetch
-            self._room[key].notify()
+            self._wake_receiver(key)
 
     def unreserve(self, runtime: QueueRuntime, asked: int) -> None:
         """A receive brought nothing (or failed): give its room back."""
         key = id(runtime)
         with self._lock:
             self._reserved[key] -= asked
-            self._room[key].notify()
+            self._wake_receiver(key)
 
     def put(
         self, runtime: QueueRuntime, jobs: list[Job], asked: int
@@ -136,7 +145,7 @@ class Dispatcher:
                 self._enqueue(runtime, job)
             startable, stale = self._take_startable()
             if len(jobs) < asked:
-                self._room[key].notify()  # another receiver may use the rest
+                self._wake_receiver(key)  # another receiver may use the rest
         if stale:
             self._release(stale)
         if startable:
@@ -168,10 +177,12 @@ class Dispatcher:
         with self._lock:
             self._running -= 1
             self._forget(runtime, job)
-            released = self._next_of_group(runtime, job, success)
+            released = (
+                [] if job.group is None else self._next_of_group(runtime, job, success)
+            )
             startable, stale = self._take_startable()
-            if self._running == 0:
-                self._idle.notify_all()
+            if self._running == 0 and self._idle_waiting:
+                self._wake_idle_waiters()
         if stale:
             self._release(stale)
         following = None
@@ -204,18 +215,19 @@ class Dispatcher:
     def _take_startable(self) -> tuple[list[Job], list[Job]]:
         """Jobs that may start now (lock held), counted as running; and the
         stale ones met on the way (forgotten, to be released)."""
-        if self._paused or self._stopping:
+        if self._paused or self._stopping or self._running >= self._concurrency:
             return [], []
         startable: list[Job] = []
         stale: list[Job] = []
         now = None
+        margins = self._margins
         while self._running < self._concurrency:
             job = self._next_ready()
             if job is None:
                 break
             if now is None:
                 now = self._clock()
-            if job.deadline - now < self._margin(job.runtime):
+            if job.deadline - now < margins[id(job.runtime)]:
                 self._drop_stale(job, stale)
                 continue
             self._running += 1
@@ -266,7 +278,14 @@ class Dispatcher:
         self._held[key] -= 1
         # Wake a receiver only once a receive is worth making: waking it
         # for every finished job would cost a thread switch per job.
-        if self._free(key) >= self._need:
+        if self._room_waiting[key] and self._free(key) >= self._need:
+            self._wake_receiver(key)
+
+    def _wake_receiver(self, key: int) -> None:
+        """Wake one thread waiting for room (or for the queue to drain) in
+        the queue ``key``, if any (lock held)."""
+        if self._room_waiting[key]:
+            self._room_waiting[key] -= 1
             self._room[key].notify()
 
     def wait_drained(self, runtime: QueueRuntime, timeout: float) -> bool:
@@ -283,6 +302,7 @@ class Dispatcher:
                 remaining = deadline - self._clock()
                 if remaining <= 0:
                     break
+                self._room_waiting[key] += 1
                 self._room[key].wait(remaining)
             return True
 
@@ -319,7 +339,8 @@ class Dispatcher:
                 for job in unstarted:
                     if job.runtime is runtime:
                         self._forget(runtime, job)
-            for room in self._room.values():
+            for key, room in self._room.items():
+                self._room_waiting[key] = 0
                 room.notify_all()
             return unstarted
 
@@ -334,13 +355,17 @@ class Dispatcher:
             for job in jobs:
                 self._running -= 1
                 self._forget(job.runtime, job)
-            if self._running == 0:
-                self._idle.notify_all()
+            if self._running == 0 and self._idle_waiting:
+                self._wake_idle_waiters()
 
     def pause(self) -> None:
         """Start no more jobs (they stay held until ``stop`` hands them back)."""
         with self._lock:
             self._paused = True
+
+    def _wake_idle_waiters(self) -> None:
+        self._idle_waiting = 0
+        self._idle.notify_all()
 
     def wait_idle(self, timeout: float | None) -> bool:
         """Wait until no job runs; False if ``timeout`` passed first."""
@@ -350,6 +375,7 @@ class Dispatcher:
                 remaining = None if deadline is None else deadline - self._clock()
                 if remaining is not None and remaining <= 0:
                     return False
+                self._idle_waiting += 1
                 self._idle.wait(remaining)
             return True
 

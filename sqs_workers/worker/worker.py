@@ -734,7 +734,8 @@ class Worker:
             self.stop()
 
     def _finish(self, job: Job, success: bool, take_next: bool = False) -> Job | None:
-        self._feed_policy()
+        if not self._never_stops:
+            self._feed_policy()
         runtime = job.runtime
         released, following = self._dispatcher.done(job, success, take_next)
         # Its delete may still be on its way (batched, or retried): the

@@ -108,6 +108,24 @@ def test_timed_acker_sends_a_partial_batch_after_its_delay() -> None:
     acker.close()
 
 
+def test_timed_acker_sends_a_later_partial_batch_on_time_while_idle() -> None:
+    # After a full batch (handed to a sender by the thread that filled it)
+    # the flusher lingers on a timer instead of being woken for each first
+    # entry: the next entry must still go after max_delay, neither before
+    # nor much later.
+    client = FakeClient()
+    acker = Acker(client, "url", "q", max_delay=0.2)
+    for n in range(10):
+        acker.delete(FakeMessage(n))  # type: ignore[arg-type]
+    wait_until(lambda: client.batches, what="the full batch")
+    start = time.monotonic()
+    acker.delete(FakeMessage(10))  # type: ignore[arg-type]
+    wait_until(lambda: len(client.batches) == 2, what="the partial batch")
+    assert client.batches[1][:2] == ("delete", 1)
+    assert 0.15 <= client.batches[1][2] - start < 1.0
+    acker.close()
+
+
 def test_timed_acker_close_sends_what_is_pending() -> None:
     client = FakeClient()
     acker = Acker(client, "url", "q", max_delay=60)
