@@ -5,7 +5,8 @@ its bounded prefetch, then receives up to 10 messages in one call. A queue's
 receivers are a ``ReceiverPool``: a fixed number (``receivers=N``), or by
 default as many as the round trip calls for (``ReceiverScaler``): one more
 while receives come back full and the jobs ran out of work before they
-arrived, one fewer while they come back less than half full. SQS
+arrived (kept only if the receive rate then rises), one fewer while they
+come back less than half full. SQS
 errors never end it: transient ones (throttling, 5xx, timeouts, dropped
 connections) and any other are logged and retried with jittered backoff;
 only a queue that does not exist is reported as fatal (a configuration
@@ -50,6 +51,17 @@ SCALE_COOLDOWN = 0.05
 # (an in-memory or same-host SQS) is not what limits the jobs; the CPU is,
 # and another thread would only compete for it.
 SLOW_RECEIVE = 0.002
+# A receiver added must pay for itself: over the next window the queue's
+# receive rate must rise by at least GROWTH_PAYS of the (n+1)/n an added
+# round trip in flight would bring (not all of it: a window of a few
+# receives is noisy). When it does not, the limit is not the round trip (it
+# is the client's CPU, the GIL, or the server: a receive that looked slow
+# was waiting for those), so the receiver goes again and none is added for
+# GROWTH_HOLD seconds. A window is judged once it holds JUDGED_RECEIVES
+# receives per receiver (fewer would make the rate too coarse to compare).
+GROWTH_HOLD = 5.0
+GROWTH_PAYS = 0.4
+JUDGED_RECEIVES = 3
 
 
 class ReceiverScaler:
@@ -68,6 +80,14 @@ class ReceiverScaler:
         self._cooldown = cooldown
         self._clock = clock
         self._changed = float("-inf")
+        # The current window: messages received since it began (the last
+        # change, or now); and the last growth under judgement: the rate
+        # before it and the receivers it was made from.
+        self._since = clock()
+        self._received = 0
+        self._receives = 0
+        self._judging: tuple[float, int] | None = None
+        self._hold_until = float("-inf")
         self._lock = threading.Lock()
 
     def after_receive(
@@ -76,27 +96,53 @@ class ReceiverScaler:
         """+1: add a receiver; -1: the caller should exit; 0: as they are.
 
         Full receives that found the jobs out of work: the round trip, not
-        the jobs, limits throughput; one more receive in flight helps.
-        Receives that bring less than half what they asked: the queue has
-        less than the receivers can take; each extra one only costs calls.
+        the jobs, may limit throughput; one more receive in flight helps,
+        which the next window checks (see GROWTH_HOLD). Receives that bring
+        less than half what they asked: the queue has less than the
+        receivers can take; each extra one only costs calls.
         """
         full = got >= asked >= RECEIVE_BATCH and starved and took >= SLOW_RECEIVE
         poor = got * 2 < asked
-        if not full and not poor:
-            return 0
         with self._lock:
+            self._received += got
+            self._receives += 1
+            if not full and not poor:
+                return 0
             now = self._clock()
             if now - self._changed < self._cooldown:
                 return 0
-            if full and self.active < self.maximum:
-                self.active += 1
-                self.peak = max(self.peak, self.active)
-            elif poor and self.active > 1:
-                self.active -= 1
-            else:
-                return 0
-            self._changed = now
-            return 1 if full else -1
+            if full:
+                return self._grow(now)
+            if self.active > 1:
+                self._judging = None
+                return self._change(now, -1)
+            return 0
+
+    def _grow(self, now: float) -> int:
+        elapsed = now - self._since
+        rate = self._received / elapsed if elapsed > 0 else None
+        if self._judging is not None and (
+            self._receives < JUDGED_RECEIVES * self.active
+        ):
+            return 0  # too few receives yet to tell whether the last one paid
+        judging, self._judging = self._judging, None
+        if judging is not None and rate is not None:
+            before, receivers = judging
+            if rate < before * (1 + GROWTH_PAYS / receivers):
+                self._hold_until = now + GROWTH_HOLD
+                return self._change(now, -1)
+        if now < self._hold_until or self.active >= self.maximum:
+            return 0
+        if rate is not None:
+            self._judging = (rate, self.active)
+        return self._change(now, 1)
+
+    def _change(self, now: float, step: int) -> int:
+        self.active += step
+        self.peak = max(self.peak, self.active)
+        self._changed = self._since = now
+        self._received = self._receives = 0
+        return step
 
 
 def is_fatal(error: BaseException) -> bool:

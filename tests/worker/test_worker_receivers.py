@@ -12,6 +12,8 @@ from sqs_faults import FaultInjector
 
 from sqs_workers import create_fifo_queue, create_standard_queue
 from sqs_workers.worker.receiver import (
+    GROWTH_HOLD,
+    JUDGED_RECEIVES,
     MAX_ADAPTIVE_RECEIVERS,
     SCALE_COOLDOWN,
     SLOW_RECEIVE,
@@ -38,17 +40,50 @@ class Clock:
         return self.now
 
 
+def window(clock: Clock, scaler: ReceiverScaler, got: int = 10) -> list[int]:
+    """A round trip (STEP) of receivers limited by the round trip: each
+    working receiver's receive returns, spread over it (each bringing
+    ``got``), so the rate grows with the receivers. The scaler's answers."""
+    receivers = scaler.active
+    answers = []
+    for _ in range(receivers):
+        clock.now += STEP / receivers
+        answers.append(scaler.after_receive(got, 10, starved=True, took=SLOW))
+    return answers
+
+
 def test_full_slow_receives_that_found_the_jobs_starved_add_receivers() -> None:
     clock = Clock()
     scaler = ReceiverScaler(clock=clock)
     assert scaler.after_receive(10, 10, starved=True, took=SLOW) == 1
     assert scaler.active == 2
-    # Within the cooldown: the last change is not judged yet.
-    assert scaler.after_receive(10, 10, starved=True, took=SLOW) == 0
+    # Within the cooldown: not even an empty receive changes anything yet.
+    assert scaler.after_receive(0, 10, starved=True, took=SLOW) == 0
     for _ in range(20):
-        clock.now += STEP
-        scaler.after_receive(10, 10, starved=True, took=SLOW)
+        window(clock, scaler)
     assert scaler.active == scaler.peak == MAX_ADAPTIVE_RECEIVERS
+
+
+def test_a_receiver_that_brings_no_more_messages_goes_and_growth_waits() -> None:
+    # Receives looked slow and full, but the rate did not rise with another
+    # receiver: the round trip was not the limit (the CPU or the server is).
+    clock = Clock()
+    scaler = ReceiverScaler(clock=clock)
+    clock.now += STEP
+    assert scaler.after_receive(10, 10, starved=True, took=SLOW) == 1
+    # Two receivers, each receive now taking twice as long: one returns per
+    # STEP, the same rate as with one.
+    for _ in range(JUDGED_RECEIVES * 2 - 1):
+        clock.now += STEP
+        assert scaler.after_receive(10, 10, starved=True, took=SLOW) == 0
+    clock.now += STEP
+    assert scaler.after_receive(10, 10, starved=True, took=SLOW) == -1
+    assert scaler.active == 1
+    undone_at = clock.now
+    while clock.now + STEP < undone_at + GROWTH_HOLD:
+        assert window(clock, scaler) == [0]  # held: no receiver added
+    clock.now = undone_at + GROWTH_HOLD
+    assert scaler.after_receive(10, 10, starved=True, took=SLOW) == 1  # tries again
 
 
 @pytest.mark.parametrize(
@@ -70,9 +105,8 @@ def test_no_receiver_is_added_when_more_would_not_help(
 def test_poor_receives_shed_receivers_down_to_one() -> None:
     clock = Clock()
     scaler = ReceiverScaler(clock=clock)
-    for _ in range(3):
-        clock.now += STEP
-        scaler.after_receive(10, 10, starved=True, took=SLOW)
+    while scaler.active < 4:
+        window(clock, scaler)
     assert scaler.active == 4
     clock.now += STEP
     assert scaler.after_receive(5, 10, starved=True, took=SLOW) == 0  # half: kept
