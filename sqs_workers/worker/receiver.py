@@ -57,8 +57,10 @@ SLOW_RECEIVE = 0.002
 # receives is noisy). When it does not, the limit is not the round trip (it
 # is the client's CPU, the GIL, or the server: a receive that looked slow
 # was waiting for those), so the receiver goes again and none is added for
-# GROWTH_HOLD seconds. A window is judged once it holds JUDGED_RECEIVES
-# receives per receiver (fewer would make the rate too coarse to compare).
+# GROWTH_HOLD seconds. A window starts once every receiver has brought one
+# receive since the last change (those were begun before it) and is judged
+# once it holds JUDGED_RECEIVES receives per receiver (fewer would make the
+# rate too coarse to compare).
 GROWTH_HOLD = 5.0
 GROWTH_PAYS = 0.4
 JUDGED_RECEIVES = 3
@@ -84,6 +86,7 @@ class ReceiverScaler:
         # change, or now); and the last growth under judgement: the rate
         # before it and the receivers it was made from.
         self._since = clock()
+        self._settling = 0  # receives still to skip before the window starts
         self._received = 0
         self._receives = 0
         self._judging: tuple[float, int] | None = None
@@ -104,6 +107,13 @@ class ReceiverScaler:
         full = got >= asked >= RECEIVE_BATCH and starved and took >= SLOW_RECEIVE
         poor = got * 2 < asked
         with self._lock:
+            if self._settling:
+                # Receives begun before the last change: the new window
+                # starts once each receiver has brought one.
+                self._settling -= 1
+                if not self._settling:
+                    self._since = self._clock()
+                return 0
             self._received += got
             self._receives += 1
             if not full and not poor:
@@ -141,6 +151,7 @@ class ReceiverScaler:
         self.active += step
         self.peak = max(self.peak, self.active)
         self._changed = self._since = now
+        self._settling = self.active
         self._received = self._receives = 0
         return step
 

@@ -59,7 +59,7 @@ def test_full_slow_receives_that_found_the_jobs_starved_add_receivers() -> None:
     assert scaler.active == 2
     # Within the cooldown: not even an empty receive changes anything yet.
     assert scaler.after_receive(0, 10, starved=True, took=SLOW) == 0
-    for _ in range(20):
+    for _ in range(40):
         window(clock, scaler)
     assert scaler.active == scaler.peak == MAX_ADAPTIVE_RECEIVERS
 
@@ -72,8 +72,9 @@ def test_a_receiver_that_brings_no_more_messages_goes_and_growth_waits() -> None
     clock.now += STEP
     assert scaler.after_receive(10, 10, starved=True, took=SLOW) == 1
     # Two receivers, each receive now taking twice as long: one returns per
-    # STEP, the same rate as with one.
-    for _ in range(JUDGED_RECEIVES * 2 - 1):
+    # STEP, the same rate as with one. (The first receive of each receiver
+    # after the change settles; the window starts after them.)
+    for _ in range(2 + JUDGED_RECEIVES * 2 - 1):
         clock.now += STEP
         assert scaler.after_receive(10, 10, starved=True, took=SLOW) == 0
     clock.now += STEP
@@ -108,6 +109,7 @@ def test_poor_receives_shed_receivers_down_to_one() -> None:
     while scaler.active < 4:
         window(clock, scaler)
     assert scaler.active == 4
+    window(clock, scaler)  # each receiver's first receive since the change
     clock.now += STEP
     assert scaler.after_receive(5, 10, starved=True, took=SLOW) == 0  # half: kept
     assert scaler.after_receive(4, 10, starved=True, took=SLOW) == -1
