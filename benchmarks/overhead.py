@@ -31,6 +31,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import plain_delete, plain_receive, queue_noops  # this folder
+
 from sqs_workers import MemorySession, SQSEnv, codecs, create_standard_queue
 from sqs_workers.worker import Worker
 
@@ -45,18 +47,7 @@ def make(count: int) -> tuple[Any, Any, threading.Event]:
     env = SQSEnv(session=MemorySession(), queue_prefix="b_")
     create_standard_queue(env, "q", visibility_timeout=60)
     queue = env.queue("q")
-    done = [0]
-    all_done = threading.Event()
-
-    @queue.processor("noop")
-    def noop(n: int) -> None:
-        done[0] += 1
-        if done[0] >= count:
-            all_done.set()
-
-    with queue.add_batch():
-        for i in range(count):
-            noop.delay(n=i)
+    noop, all_done = queue_noops(queue, count)
     return queue, noop, all_done
 
 
@@ -67,24 +58,12 @@ def plain(n: int) -> tuple[float, float]:
     cpu, wall = time.process_time(), time.perf_counter()
     done = 0
     while done < n:
-        messages = client.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=0,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
+        messages = plain_receive(client, url)
         for message in messages:
             attributes = message["MessageAttributes"]
             codec = codecs.get_codec(attributes["ContentType"]["StringValue"])
             noop.run(**codec.deserialize(message["Body"]))
-        client.delete_message_batch(
-            QueueUrl=url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                for i, m in enumerate(messages)
-            ],
-        )
+        plain_delete(client, url, messages)
         done += len(messages)
     return (time.process_time() - cpu) / n, (time.perf_counter() - wall) / n
 

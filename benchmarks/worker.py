@@ -44,6 +44,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 import boto3  # noqa: E402
 from botocore.config import Config as BotoConfig  # noqa: E402
+from common import plain_delete, plain_receive, queue_noops  # noqa: E402
 
 from sqs_workers import MemorySession, SQSEnv, create_standard_queue  # noqa: E402
 from sqs_workers.worker import Worker  # noqa: E402
@@ -148,22 +149,10 @@ def plain_consumer(
 
     def consume() -> None:
         while done[0] < total:
-            messages = client.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=10,
-                WaitTimeSeconds=0,
-                AttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
+            messages = plain_receive(client, url)
             if not messages:
                 continue
-            client.delete_message_batch(
-                QueueUrl=url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                    for i, m in enumerate(messages)
-                ],
-            )
+            plain_delete(client, url, messages)
             with lock:
                 done[0] += len(messages)
 
@@ -890,18 +879,7 @@ def bench_rt_memory(quick: bool, latency: float) -> None:
 
     def deep_queue() -> tuple[Any, threading.Event]:
         queue = memory_queue()
-        done = [0]
-        finished = threading.Event()  # waited on, not polled (CPU is measured)
-
-        @queue.processor("noop")
-        def noop(n: int) -> None:
-            done[0] += 1
-            if done[0] >= total:
-                finished.set()
-
-        with queue.add_batch():
-            for n in range(total):
-                noop.delay(n=n)
+        _, finished = queue_noops(queue, total)
         FaultInjector(queue.client, rate=0.0, latency=latency / 1000)
         return queue, finished
 
