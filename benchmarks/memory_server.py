@@ -44,18 +44,18 @@ JSON_TYPE = "application/x-amz-json-1.0"
 
 def _binary_in(value: Any) -> Any:
     """Decode the protocol's base64 binaries into the bytes the client takes."""
-    if isinstance(value, dict):
-        return {
-            key: base64.b64decode(item)
-            if key == "BinaryValue"
-            else [base64.b64decode(v) for v in item]
-            if key == "BinaryListValues"
-            else _binary_in(item)
-            for key, item in value.items()
-        }
     if isinstance(value, list):
         return [_binary_in(item) for item in value]
-    return value
+    if not isinstance(value, dict):
+        return value
+    decoded = {key: _binary_in(item) for key, item in value.items()}
+    if "BinaryValue" in value:
+        decoded["BinaryValue"] = base64.b64decode(value["BinaryValue"])
+    if "BinaryListValues" in value:
+        decoded["BinaryListValues"] = [
+            base64.b64decode(item) for item in value["BinaryListValues"]
+        ]
+    return decoded
 
 
 def _binary_out(value: Any) -> Any:

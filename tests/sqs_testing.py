@@ -57,10 +57,10 @@ class CallCounter:
         return sum(self.calls.values())
 
 
-def queue_counts(queue: Any) -> tuple[int, int]:
-    """(visible, in flight) messages of a queue."""
-    attributes = queue.client.get_queue_attributes(
-        QueueUrl=queue.get_queue_url(),
+def server_counts(client: Any, url: str) -> tuple[int, int]:
+    """(visible, in flight) messages of the queue at ``url``, as SQS reports them."""
+    attributes = client.get_queue_attributes(
+        QueueUrl=url,
         AttributeNames=[
             "ApproximateNumberOfMessages",
             "ApproximateNumberOfMessagesNotVisible",
@@ -70,6 +70,11 @@ def queue_counts(queue: Any) -> tuple[int, int]:
         int(attributes["ApproximateNumberOfMessages"]),
         int(attributes["ApproximateNumberOfMessagesNotVisible"]),
     )
+
+
+def queue_counts(queue: Any) -> tuple[int, int]:
+    """(visible, in flight) messages of a queue."""
+    return server_counts(queue.client, queue.get_queue_url())
 
 
 def queue_total(queue: Any) -> int:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqs_testing import wait_until
+from sqs_testing import server_counts, wait_until
 
 import sqs_workers
 from sqs_workers import SQSEnv
@@ -38,7 +38,7 @@ __all__ = [
     "Ledger",
     "WorkerProcess",
     "drain_ids",
-    "queue_counts",
+    "server_counts",
     "wait_until",
 ]
 
@@ -236,21 +236,6 @@ class WorkerProcess:
         code = self.process.poll() if self.process else None
         logs = "\n".join(json.dumps(r) for r in self.log_records()[-15:])
         return f"exit code {code}\n--- output ---\n{self.output()}\n--- log ---\n{logs}"
-
-
-def queue_counts(client: Any, url: str) -> tuple[int, int]:
-    """(visible, in flight) messages of a queue, as the server reports them."""
-    attributes = client.get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=[
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-        ],
-    )["Attributes"]
-    return (
-        int(attributes["ApproximateNumberOfMessages"]),
-        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-    )
 
 
 def drain_ids(client: Any, url: str, visibility: int = 30) -> list[str]:

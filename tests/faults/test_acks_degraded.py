@@ -12,7 +12,7 @@ from faults.helpers import (
     Figures,
     Ledger,
     WorkerProcess,
-    queue_counts,
+    server_counts,
     wait_until,
 )
 from faults.proxy import FaultProxy, Faults
@@ -52,7 +52,7 @@ def test_slow_deletes_do_not_rerun_finished_jobs(
         for job_id in sent:
             queue.jobs.add_job("record", job_id=job_id, seconds=0.05)
     wait_until(
-        lambda: queue_counts(queue.client, queue.url) == (0, 0) or not worker.alive(),
+        lambda: server_counts(queue.client, queue.url) == (0, 0) or not worker.alive(),
         30,
         "every message deleted",
         poll=0.2,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import boto3
 import pytest
 
-from faults.helpers import Figures, Ledger, WorkerProcess, queue_counts, wait_until
+from faults.helpers import Figures, Ledger, WorkerProcess, server_counts, wait_until
 from faults.proxy import FaultProxy, Faults
 from sqs_workers import JobQueue, SQSEnv, create_standard_queue
 
@@ -90,7 +90,7 @@ def degraded_run(
         try:
             wait_until(
                 lambda: (
-                    queue_counts(env.sqs_client, url) == (0, 0) or not worker.alive()
+                    server_counts(env.sqs_client, url) == (0, 0) or not worker.alive()
                 ),
                 VISIBILITY * 3,
                 "every message deleted",

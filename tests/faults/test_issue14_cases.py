@@ -24,7 +24,7 @@ from faults.helpers import (
     Figures,
     Ledger,
     WorkerProcess,
-    queue_counts,
+    server_counts,
     wait_until,
 )
 from faults.proxy import FaultProxy, Faults
@@ -213,7 +213,7 @@ def test_case3_defaults_run_a_job_longer_than_the_visibility_once(
         if any(n > 1 for n in started.values()):
             return True  # a job ran again: no need to wait for more
         nothing_running = all(n <= done.get(job, 0) for job, n in started.items())
-        return nothing_running and queue_counts(queue.client, queue.url) == (0, 0)
+        return nothing_running and server_counts(queue.client, queue.url) == (0, 0)
 
     wait_until(settled, 20, "every message deleted", poll=0.2)
     starts = sum(ledger.started().values())
@@ -263,7 +263,7 @@ def test_case5_an_unreadable_visibility_timeout_is_not_assumed(
 
     wait_until(all_done_watching, 20, "every job run", poll=0.2)
     wait_until(
-        lambda: queue_counts(queue.client, queue.url) == (0, 0),
+        lambda: server_counts(queue.client, queue.url) == (0, 0),
         10,
         "every message deleted",
         poll=0.2,

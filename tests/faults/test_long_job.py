@@ -12,7 +12,7 @@ from faults.helpers import (
     Figures,
     Ledger,
     WorkerProcess,
-    queue_counts,
+    server_counts,
     wait_until,
 )
 
@@ -41,7 +41,7 @@ def test_a_job_ten_times_the_visibility_timeout_runs_once(
         "the long job done",
     )
     wait_until(
-        lambda: queue_counts(queue.client, queue.url) == (0, 0),
+        lambda: server_counts(queue.client, queue.url) == (0, 0),
         5,
         "every message deleted",
         poll=0.2,

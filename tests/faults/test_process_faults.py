@@ -13,7 +13,7 @@ from faults.helpers import (
     Figures,
     Ledger,
     WorkerProcess,
-    queue_counts,
+    server_counts,
     wait_until,
 )
 
@@ -58,7 +58,7 @@ def test_sigkill_mid_run_loses_nothing(
     spawn_worker(queue, options={"concurrency": 4, "wait_seconds": 1})
     wait_until(lambda: all(ledger.done().get(job) for job in sent), 20, "every job run")
     wait_until(
-        lambda: queue_counts(queue.client, queue.url) == (0, 0),
+        lambda: server_counts(queue.client, queue.url) == (0, 0),
         10,
         "every message deleted",
         poll=0.2,
@@ -94,7 +94,7 @@ def test_sigterm_mid_run_finishes_running_and_releases_prefetched(
     wait_until(
         lambda: (
             len(running(ledger)) == concurrency
-            and queue_counts(queue.client, queue.url)[0] == 0
+            and server_counts(queue.client, queue.url)[0] == 0
         ),
         20,
         "jobs running and the rest prefetched",
