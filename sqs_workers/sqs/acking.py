@@ -125,6 +125,10 @@ class Acker:
         # the finished jobs the heartbeat keeps invisible meanwhile.
         self._unsettled: set[int] = set()
         self._guards: dict[int, Any] = {}
+        # Timed mode: a full batch is sent by the thread that filled it, not
+        # handed to a sender (set while calls hardly wait: a hand-over
+        # would cost more than the call; see the worker's InlineReceiver).
+        self.send_full_here = False
 
     # -- recording ---------------------------------------------------------------
 
@@ -264,6 +268,7 @@ class Acker:
     def _add_timed(self, visibility: bool, entry: Any, max_delay: float) -> None:
         """Record an entry; a batch it fills goes to a free sender at once."""
         full = None
+        here = self.send_full_here  # one reading, for the cut and the send
         with self._lock:
             now = None
             if not self._deletes and not self._visibility:
@@ -278,37 +283,42 @@ class Acker:
                 if self._flusher is None:
                     self._start_flusher()
                 if len(entries) >= SQS_BATCH_LIMIT:
-                    full = self._hand_over_full(visibility, entries)
+                    full = self._hand_over_full(visibility, entries, here)
                 elif now is not None and self._flusher_wakes > now + max_delay:
                     # A first entry, and the flusher sleeps past its due
                     # time: wake it to arm its timer.
                     self._wakeup.notify()
         if full is not None:
-            self._outbox.put(full)
+            if here:
+                self._send_in_flight(full)
+            else:
+                self._outbox.put(full)
         elif closed:
             # After close() no flusher runs: send it now, from this thread
             # (e.g. a receiver releasing what its last long poll brought).
             self.flush()
 
-    def _hand_over_full(self, visibility: bool, entries: list[Any]) -> Batch | None:
-        """A batch just filled (lock held): cut it for a free sender, counted
-        in flight, for the caller to put in the outbox. None when every
-        sender is busy (the first to finish wakes the flusher, which sends
-        it) or retries wait (the flusher, woken now, sends those first)."""
+    def _hand_over_full(
+        self, visibility: bool, entries: list[Any], here: bool
+    ) -> Batch | None:
+        """A batch just filled (lock held): cut it, counted in flight, for
+        the caller to send (``here``) or to put in the outbox for a free
+        sender. None when every sender is busy (the first to finish wakes
+        the flusher, which sends it) or retries wait (the flusher, woken
+        now, sends those first)."""
         if self._in_flight >= self._max_in_flight:
             return None
         if self._retries:
             self._wakeup.notify()
             return None
-        return self._dispatch(
-            self._cut(VISIBILITY if visibility else DELETE, entries, whole=True)
-        )
+        batch = self._cut(VISIBILITY if visibility else DELETE, entries, whole=True)
+        return self._dispatch(batch, to_sender=not here)
 
-    def _dispatch(self, batch: Batch) -> Batch:
+    def _dispatch(self, batch: Batch, to_sender: bool = True) -> Batch:
         """Count ``batch`` in flight (lock held); one sender per batch in
         flight, started as they are needed."""
         self._in_flight += 1
-        if len(self._senders) < self._in_flight:
+        if to_sender and len(self._senders) < self._in_flight:
             self._start_sender()
         return batch
 

@@ -77,6 +77,9 @@ class Dispatcher:
         self._idle_waiting = 0
         self._held = dict.fromkeys((id(rt) for rt in runtimes), 0)
         self._reserved = dict.fromkeys((id(rt) for rt in runtimes), 0)
+        # Queues whose receivers wait while the run() thread receives for
+        # itself (see InlineReceiver).
+        self._parked = dict.fromkeys((id(rt) for rt in runtimes), False)
         self._running = 0
         self._turn = 0
         self._stopping = False
@@ -94,7 +97,7 @@ class Dispatcher:
         key = id(runtime)
         with self._lock:
             room = self._room[key]
-            while not self._stopping and self._free(key) < self._need:
+            while not self._stopping and not self._receivable(key):
                 self._room_waiting[key] += 1
                 room.wait()
             if self._stopping:
@@ -105,6 +108,31 @@ class Dispatcher:
 
     def _free(self, key: int) -> int:
         return self._capacity[key] - self._held[key] - self._reserved[key]
+
+    def _receivable(self, key: int) -> bool:
+        """A receiver of queue ``key`` may receive now (lock held)."""
+        return not self._parked[key] and self._free(key) >= self._need
+
+    def reserve_now(self, runtime: QueueRuntime) -> int:
+        """For the run() thread receiving itself: as ``wait_for_room``, without
+        waiting; 0 when there is no room or no job may start (stopping, paused)."""
+        key = id(runtime)
+        with self._lock:
+            if self._stopping or self._paused or self._free(key) < self._need:
+                return 0
+            asked = min(RECEIVE_BATCH, self._free(key))
+            self._reserved[key] += asked
+            return asked
+
+    def park_receivers(self, runtime: QueueRuntime, parked: bool) -> None:
+        """Keep ``runtime``'s receivers waiting (the run() thread receives
+        for itself), or let them receive again."""
+        key = id(runtime)
+        with self._lock:
+            self._parked[key] = parked
+            if not parked and self._room_waiting[key]:
+                self._room_waiting[key] = 0
+                self._room[key].notify_all()
 
     def set_receivers(self, runtime: QueueRuntime, receivers: int) -> None:
         """``runtime`` has this many receivers now: with the default prefetch,
@@ -278,7 +306,7 @@ class Dispatcher:
         self._held[key] -= 1
         # Wake a receiver only once a receive is worth making: waking it
         # for every finished job would cost a thread switch per job.
-        if self._room_waiting[key] and self._free(key) >= self._need:
+        if self._room_waiting[key] and self._receivable(key):
             self._wake_receiver(key)
 
     def _wake_receiver(self, key: int) -> None:

@@ -40,7 +40,7 @@ from sqs_workers.worker.executors import InlineRunner, LoopRunner, ThreadRunners
 from sqs_workers.worker.heartbeat import Heartbeat
 from sqs_workers.worker.jobs import ASYNC, BATCH, Job, QueueRuntime
 from sqs_workers.worker.options import WorkerOptions, worker_options_from
-from sqs_workers.worker.receiver import Receiver, ReceiverPool
+from sqs_workers.worker.receiver import InlineReceiver, Receiver, ReceiverPool
 from sqs_workers.worker.signals import SignalCounter, may_install, stop_signals
 
 logger = logging.getLogger(__name__)
@@ -267,10 +267,16 @@ class Worker:
             )
         self._limit_lock = threading.Lock()
         self._watcher: threading.Thread | None = None
+        self._inline_receivers: list[InlineReceiver] = []
         if isinstance(self._threads, InlineRunner):
             self._watcher = threading.Thread(
                 target=self._watch_for_stop, name="sqs-worker-watch", daemon=True
             )
+            if options.receivers is None:  # adaptive: see InlineReceiver
+                self._inline_receivers = [
+                    InlineReceiver(rt, self._dispatcher, self._release)
+                    for rt in runtimes
+                ]
 
     def _receiver_maker(
         self, runtime: QueueRuntime
@@ -368,6 +374,8 @@ class Worker:
             self._wakeup.clear()  # before running: a later submit wakes us again
             if inline is not None:
                 inline.run_pending(self._stop_wanted)
+                while self._receive_inline():
+                    inline.run_pending(self._stop_wanted)
             self._feed_policy(idle_poll=True)
             if self._fatal is not None:
                 return False
@@ -382,6 +390,17 @@ class Worker:
             if self._policy_says_stop:
                 logger.info("Shutdown policy %r says stop", self.shutdown_policy)
                 return False
+
+    def _receive_inline(self) -> bool:
+        """Concurrency 1, out of work: receive for the run() thread itself
+        where that is cheaper than a receiver's hand-over (see
+        InlineReceiver); True if jobs came."""
+        if not self._inline_receivers or self._stop_wanted():
+            return False
+        fed = False
+        for receiver in self._inline_receivers:
+            fed = receiver.feed() or fed
+        return fed
 
     def _watch_for_stop(self) -> None:
         """Concurrency 1: begin the ordered stop while the run() thread is

@@ -1,0 +1,310 @@
+"""Concurrency 1 on an endpoint that hardly waits: the run() thread receives
+and sends full ack batches itself, the receivers parked (InlineReceiver).
+
+First the rule, on fake clocks with a real queue (the wait of a receive is
+its wall time less its CPU time; a client hook adds a round trip to the
+wall clock), then the worker choosing it on its own, and a stop mid-drain.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from sqs_faults import FaultInjector
+
+from sqs_workers import create_standard_queue
+from sqs_workers.sqs.acking import Acker
+from sqs_workers.worker.dispatcher import Dispatcher
+from sqs_workers.worker.jobs import Job, QueueRuntime
+from sqs_workers.worker.receiver import (
+    INLINE_HOLD,
+    INLINE_WAIT,
+    SLOW_IN_A_ROW,
+    InlineReceiver,
+)
+
+from .helpers import (
+    CallCounter,
+    queue_counts,
+    running_worker,
+    stop_mid_drain,
+    wait_until,
+)
+
+
+class Clocks:
+    """A wall clock and a CPU clock that move only when told to; each
+    ReceiveMessage call adds ``round_trip`` to the wall clock only (a wait)."""
+
+    def __init__(self, client: Any) -> None:
+        self.wall = 100.0
+        self.cpu = 5.0
+        self.round_trip = 0.0
+        client.meta.events.register("before-call.sqs.ReceiveMessage", self._call)
+
+    def _call(self, **_: Any) -> None:
+        self.wall += self.round_trip
+        self.cpu += 0.00005  # the call's own CPU does not count as waiting
+
+
+class Rig:
+    """One queue's runtime, a dispatcher at concurrency 1 and an
+    InlineReceiver, driven by hand: ``run_started`` finishes the jobs the
+    dispatcher started, as the run() thread would."""
+
+    def __init__(self, sqs: Any, name: str, count: int, prefetch: int = 20) -> None:
+        create_standard_queue(sqs, name, visibility_timeout=30)
+        queue = sqs.queue(name)
+        with queue.add_batch():
+            for n in range(count):
+                queue.add_job("job", n=n)
+        self.queue = queue
+        self.clocks = Clocks(queue.client)
+        url = queue.get_queue_url()
+        acker = Acker(queue.client, url, queue.name, max_delay=0.05)
+        self.runtime = QueueRuntime(queue, url, 30, acker)
+        self.started: list[Job] = []
+        self.released: list[Job] = []
+        self.dispatcher = Dispatcher(
+            [self.runtime], 1, prefetch, self.started.extend, self.released.extend
+        )
+        self.inline = InlineReceiver(
+            self.runtime,
+            self.dispatcher,
+            lambda _runtime, jobs: self.released.extend(jobs),
+            clock=lambda: self.clocks.wall,
+            cpu_clock=lambda: self.clocks.cpu,
+        )
+        self.calls = CallCounter(queue.client).calls
+
+    def run_started(self) -> int:
+        """Finish every started job (and those the dispatcher starts next)."""
+        ran = 0
+        while self.started:
+            job = self.started.pop()
+            self.dispatcher.done(job, True)
+            ran += 1
+        return ran
+
+    def parked(self) -> bool:
+        """Whether a receiver asking for room now would wait (the check a
+        receiver makes in ``wait_for_room``)."""
+        with self.dispatcher._lock:
+            return not self.dispatcher._receivable(id(self.runtime))
+
+    def close(self) -> None:
+        self.runtime.acker.close()
+
+
+@pytest.fixture
+def rig(sqs: Any) -> Any:
+    rigs: list[Rig] = []
+
+    def make(name: str, count: int, prefetch: int = 20) -> Rig:
+        rigs.append(Rig(sqs, name, count, prefetch))
+        return rigs[-1]
+
+    yield make
+    for made in rigs:
+        made.close()
+
+
+def test_a_deep_queue_is_received_on_the_run_thread_receivers_parked(
+    rig: Any,
+) -> None:
+    r = rig("deep", 25)
+    assert r.inline.feed()  # 10 received here, the first started
+    assert r.inline.active
+    assert r.parked()
+    assert r.runtime.acker.send_full_here
+    assert r.run_started() == 10
+    assert r.inline.feed() and r.run_started() == 10
+    # 5 left: a short receive means drained; the receivers take over again
+    # (they long-poll and report the queue empty), not held.
+    assert r.inline.feed() and r.run_started() == 5
+    assert not r.inline.active
+    assert not r.parked()
+    assert not r.runtime.acker.send_full_here
+    assert r.calls["ReceiveMessage"] == 3
+    assert not r.inline.feed()  # looks drained: the receivers' turn
+    assert r.calls["ReceiveMessage"] == 3
+
+
+def test_receives_that_wait_hand_the_queue_back_and_hold(rig: Any) -> None:
+    r = rig("slow", 60)
+    r.clocks.round_trip = INLINE_WAIT * 5
+    for _ in range(SLOW_IN_A_ROW):
+        assert r.inline.feed()
+        r.run_started()
+    assert not r.inline.active
+    assert not r.parked()
+    # Held: a deep queue is not received here again for INLINE_HOLD.
+    receives = r.calls["ReceiveMessage"]
+    r.clocks.wall += INLINE_HOLD * 0.9
+    assert not r.inline.feed()
+    assert r.calls["ReceiveMessage"] == receives
+    # Then it tries again (the endpoint may have become close).
+    r.clocks.wall += INLINE_HOLD * 0.2
+    r.clocks.round_trip = 0.0
+    assert r.inline.feed()
+    assert r.inline.active
+    assert r.calls["ReceiveMessage"] == receives + 1
+
+
+def test_one_slow_receive_among_quick_ones_is_not_a_round_trip(rig: Any) -> None:
+    # A GIL wait or a pause makes one receive look slow; only SLOW_IN_A_ROW
+    # in a row hand the queue back.
+    r = rig("spiky", 60)
+    pattern = [True] * (SLOW_IN_A_ROW - 1) + [False] + [True] * (SLOW_IN_A_ROW - 1)
+    for slow in pattern:
+        r.clocks.round_trip = INLINE_WAIT * 5 if slow else 0.0
+        assert r.inline.feed()
+        r.run_started()
+        assert r.inline.active
+
+
+def test_a_failed_receive_gives_the_room_back_and_the_queue_to_the_receivers(
+    rig: Any,
+) -> None:
+    r = rig("failing", 30)
+    faults = FaultInjector(
+        r.queue.client, rate=1.0, lost_share=0.0, actions={"ReceiveMessage"}
+    )
+    assert not r.inline.feed()
+    assert not r.inline.active
+    assert not r.parked()  # they retry with backoff (and report a lost queue)
+    assert faults.injected
+    # Room given back: a receiver may take a full receive.
+    assert r.dispatcher._free(id(r.runtime)) == r.dispatcher.capacity
+    faults.enabled = False
+    assert not r.inline.feed()  # held after a failure
+    r.clocks.wall += INLINE_HOLD * 1.1
+    assert r.inline.feed()
+
+
+def test_no_room_gives_the_queue_back(rig: Any) -> None:
+    # Jobs held elsewhere (async handlers on the loop, a paused worker):
+    # the run() thread has nothing to receive for.
+    r = rig("full", 30, prefetch=9)  # capacity 10: one receive fills it
+    assert r.inline.feed()
+    assert r.inline.active
+    assert not r.inline.feed()  # nothing finished: no room
+    assert not r.inline.active
+    assert not r.dispatcher._parked[id(r.runtime)]
+
+
+def test_a_full_ack_batch_is_sent_by_the_thread_that_filled_it(sqs: Any) -> None:
+    create_standard_queue(sqs, "here", visibility_timeout=30)
+    queue = sqs.queue("here")
+    with queue.add_batch():
+        for n in range(10):
+            queue.add_job("job", n=n)
+    messages = queue.get_raw_messages(wait_seconds=0, max_messages=10)
+    callers: list[int] = []
+    queue.client.meta.events.register(
+        "before-call.sqs.DeleteMessageBatch",
+        lambda **_: callers.append(threading.get_ident()),
+    )
+    acker = Acker(queue.client, queue.get_queue_url(), queue.name, max_delay=60)
+    acker.send_full_here = True
+    try:
+        for message in messages:
+            acker.delete(message)
+        # Sent before the tenth delete() returned, from this thread, and
+        # confirmed (no timer, no sender thread).
+        assert callers == [threading.get_ident()]
+        assert acker.pending() == 0
+        assert queue_counts(queue) == (0, 0)
+    finally:
+        acker.close()
+
+
+def test_the_default_receives_on_the_run_thread_where_receives_do_not_wait(
+    sqs: Any, backend: str
+) -> None:
+    # In memory a receive waits for nothing: after the receiver's first one
+    # the run() thread receives and deletes itself. moto answers in
+    # milliseconds: a round trip worth overlapping, so the receiver threads
+    # keep receiving (after at most SLOW_IN_A_ROW tries on the run() thread).
+    count = 500 if backend == "memory" else 40
+    create_standard_queue(sqs, "auto", visibility_timeout=30)
+    queue = sqs.queue("auto")
+    runner: list[int] = []
+    done: list[int] = []
+
+    @queue.processor("noop")
+    def noop(n: int) -> None:
+        runner[:] = [threading.get_ident()]
+        done.append(n)
+
+    with queue.add_batch():
+        for n in range(count):
+            noop.delay(n=n)
+    receives: list[int] = []
+    deletes: list[int] = []
+    events = queue.client.meta.events
+    events.register(
+        "before-call.sqs.ReceiveMessage",
+        lambda **_: receives.append(threading.get_ident()),
+    )
+    events.register(
+        "before-call.sqs.DeleteMessageBatch",
+        lambda **_: deletes.append(threading.get_ident()),
+    )
+    with running_worker(queue, wait_seconds=0):
+        wait_until(lambda: len(done) == count, what="all jobs")
+        wait_until(lambda: queue_counts(queue) == (0, 0), what="all deleted")
+    (run_thread,) = runner
+    inline_receives = receives.count(run_thread)
+    if backend == "memory":
+        # All but the first few (the receiver prefetches a few batches, and
+        # the acker's senders delete them, before the run() thread runs out
+        # of work and takes over).
+        assert inline_receives >= count // 10 - 10
+        assert deletes.count(run_thread) >= count // 10 - 10
+        assert sorted(done) == list(range(count))
+    else:
+        assert inline_receives <= SLOW_IN_A_ROW
+        # moto may hand a message out again when its delete races a receive
+        # (its race, not SQS's): each job ran, maybe one twice.
+        assert set(done) == set(range(count))
+
+
+def test_fixed_receivers_keep_receiving_themselves(sqs: Any) -> None:
+    create_standard_queue(sqs, "fixed", visibility_timeout=30)
+    queue = sqs.queue("fixed")
+    runner: list[int] = []
+
+    @queue.processor("noop")
+    def noop(n: int) -> None:
+        runner[:] = [threading.get_ident()]
+
+    with queue.add_batch():
+        for n in range(30):
+            noop.delay(n=n)
+    receives: list[int] = []
+    queue.client.meta.events.register(
+        "before-call.sqs.ReceiveMessage",
+        lambda **_: receives.append(threading.get_ident()),
+    )
+    with running_worker(queue, wait_seconds=0, receivers=1):
+        wait_until(lambda: queue_counts(queue) == (0, 0), what="all deleted")
+    assert runner and runner[0] not in receives
+
+
+def test_a_stop_mid_drain_on_the_run_thread_loses_nothing(
+    sqs: Any, backend: str
+) -> None:
+    # At the defaults in memory the run() thread receives and deletes: a
+    # warm stop halfway through still deletes each job that ran once, and
+    # leaves the rest receivable at once.
+    count = 400 if backend == "memory" else 40
+    create_standard_queue(sqs, "stop", visibility_timeout=30)
+    queue = sqs.queue("stop")
+    ran, deleted = stop_mid_drain(queue, backend, count, 0.0005, wait_seconds=0)
+    assert len(ran) < count, "stopped too late to be a stop mid-drain"
+    assert all(times == 1 for times in deleted.values())
+    assert len(deleted) == len(ran) == len(set(ran))
+    assert queue_counts(queue) == (count - len(ran), 0)
