@@ -164,6 +164,10 @@ class InlineRunner:
                     logger.exception("Failed running %s", job)
                     job = None
 
+    def has_work(self) -> bool:
+        """Whether jobs wait for ``run_pending`` (a snapshot)."""
+        return bool(self._jobs)
+
     def close(self, timeout: float | None = None) -> list[Job]:
         """Accept no more jobs; return those queued and not begun."""
         with self._lock:

@@ -366,14 +366,17 @@ class ReceiverPool:
 
 
 # The run() thread receives for itself (InlineReceiver) only while its
-# receives wait (on the network, or for the GIL) less than this: about what
-# the hand-overs it saves cost (measured ~150 µs per batch of 10 across two
-# cores: waking a receiver and an acker sender, each then competing for the
-# GIL). A real round trip is worth overlapping instead. One slow receive may
-# be a GIL wait or a pause: the queue goes back to the receivers after
-# SLOW_IN_A_ROW of them, and the run() thread does not try again for
-# INLINE_HOLD seconds.
-INLINE_WAIT = 0.0002
+# receives wait (on the network, or for the GIL) less than this: an endpoint
+# in this process or on this host (0-0.3 ms), not one across a network. Its
+# waits cost less than the threads would: a receiver and an acker sender
+# working beside the run() thread cost 50-60 µs of CPU per job in GIL
+# hand-overs here (each socket call of botocore's hands the GIL over), some
+# 0.5 ms per batch of 10, against two waits of ~0.3 ms for a same-host
+# endpoint. A real round trip (milliseconds) is worth overlapping instead.
+# One slow receive may be a GIL wait or a pause: the queue goes back to the
+# receivers after SLOW_IN_A_ROW of them, and the run() thread does not try
+# again for INLINE_HOLD seconds.
+INLINE_WAIT = 0.001
 SLOW_IN_A_ROW = 3
 INLINE_HOLD = 10.0
 
@@ -383,18 +386,20 @@ class InlineReceiver:
 
     A receiver thread overlaps its receive with the jobs, which pays when
     the receive waits on the network. When it hardly waits (an in-memory
-    SQS, an endpoint in the same process) the overlap saves nothing, and the
+    SQS, an endpoint on the same host) the overlap saves little, and the
     hand-overs cost: every receive wakes the receiver, every full batch of
     acks an acker sender, and each then competes with the run() thread for
-    the GIL. So while the queue is deep, the run() thread, out of work,
-    receives the next batch itself with no wait (the plain loop's shape),
-    and sends full ack batches itself; the queue's receivers stay parked
-    (the dispatcher gives them no room). It hands the queue back to them
-    when a receive comes back short (the queue is drained: they long-poll
-    and report it empty), when receives wait ``INLINE_WAIT`` or more
-    (``SLOW_IN_A_ROW`` in a row; not tried again for ``INLINE_HOLD``), when
-    one fails (they retry with backoff, and report a missing queue), or when
-    there is no room (jobs held elsewhere: async handlers, a paused worker).
+    the GIL (see INLINE_WAIT). So while the queue is deep, the run() thread,
+    out of work, receives the next batch itself with no wait (the plain
+    loop's shape), and sends full ack batches itself; the queue's receivers
+    stay parked (the dispatcher gives them no room). It starts that way
+    (``begin``), and hands the queue back to the receivers when a receive
+    comes back short (the queue is drained: they long-poll and report it
+    empty), when receives wait ``INLINE_WAIT`` or more (``SLOW_IN_A_ROW`` in
+    a row; not tried again for ``INLINE_HOLD``), when one fails (they retry
+    with backoff, and report a missing queue), or when there is no room for
+    jobs it would run (jobs held elsewhere: async handlers, a paused
+    worker). It takes the queue again once the receivers find it deep.
     """
 
     def __init__(
@@ -402,17 +407,24 @@ class InlineReceiver:
         runtime: QueueRuntime,
         dispatcher: Dispatcher,
         release: Callable[[QueueRuntime, list[Job]], None],
+        has_work: Callable[[], bool],
         clock: Callable[[], float] = time.monotonic,
         cpu_clock: Callable[[], float] = time.thread_time,
     ) -> None:
         self._runtime = runtime
         self._dispatcher = dispatcher
         self._release = release
+        self._has_work = has_work
         self._clock = clock
         self._cpu_clock = cpu_clock
         self.active = False
         self._slow = 0  # receives in a row that waited INLINE_WAIT or more
         self._hold_until = float("-inf")
+
+    def begin(self) -> None:
+        """Before the receivers start: the run() thread tries first (so the
+        receivers do not prefetch a deep queue it would then wait out)."""
+        self._hand(to_run_thread=True)
 
     def feed(self) -> bool:
         """Receive once for the run() thread, if it should; True if jobs came."""
@@ -423,7 +435,12 @@ class InlineReceiver:
             self._hand(to_run_thread=True)
         room = dispatcher.reserve_now(runtime)
         if not room:
-            self._hand(to_run_thread=False)
+            # Jobs handed to the run() thread meanwhile (what a receiver
+            # brought before it was parked) take the room: it runs them and
+            # comes back. Otherwise the room is held by jobs that run
+            # elsewhere (async handlers) or may not start (a paused worker).
+            if not self._has_work():
+                self._hand(to_run_thread=False)
             return False
         began, cpu_began = self._clock(), self._cpu_clock()
         try:

@@ -14,8 +14,10 @@ Threads of one worker, and what each does:
 - the thread that called ``run()``: at concurrency 1 runs the sync handlers
   itself (so thread-local state set up before ``run()``, such as
   ``SQSEnv.context``, and ``signal`` based job timeouts work as in the
-  original package); between jobs it feeds the shutdown policy, watches for
-  ``stop()`` and signals, and then performs the ordered stop.
+  original package), and with adaptive receivers also receives and deletes
+  itself while the endpoint answers without a round trip worth overlapping
+  (``InlineReceiver``); between jobs it feeds the shutdown policy, watches
+  for ``stop()`` and signals, and then performs the ordered stop.
 """
 
 from __future__ import annotations
@@ -274,7 +276,9 @@ class Worker:
             )
             if options.receivers is None:  # adaptive: see InlineReceiver
                 self._inline_receivers = [
-                    InlineReceiver(rt, self._dispatcher, self._release)
+                    InlineReceiver(
+                        rt, self._dispatcher, self._release, self._threads.has_work
+                    )
                     for rt in runtimes
                 ]
 
@@ -299,6 +303,8 @@ class Worker:
     def _start_threads(self) -> None:
         if self._heartbeat is not None:
             self._heartbeat.start()
+        for inline_receiver in self._inline_receivers:
+            inline_receiver.begin()
         for receiver in self._receivers:
             receiver.start()
         if self._watcher is not None:
@@ -369,6 +375,8 @@ class Worker:
     def _serve(self) -> bool:
         """Run inline jobs, or wait, until a reason to stop; True: stop cold."""
         inline = self._threads if isinstance(self._threads, InlineRunner) else None
+        if self._inline_receivers:
+            self._wakeup.set()  # receive on this thread at once (see begin())
         while True:
             self._wakeup.wait(TICK)
             self._wakeup.clear()  # before running: a later submit wakes us again
