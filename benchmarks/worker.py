@@ -88,6 +88,7 @@ class Deletes:
         self.calls: Counter[str] = Counter()
         self._lock = threading.Lock()
         self.changed = threading.Condition(self._lock)
+        self._waiting: list[int] = []  # the counts waiters wait to pass
         client.meta.events.register("after-call.sqs.DeleteMessageBatch", self._seen)
         client.meta.events.register("before-call.sqs.*", self._call)
 
@@ -98,13 +99,21 @@ class Deletes:
     def _seen(self, parsed: dict[str, Any], **_: Any) -> None:
         with self._lock:
             self.count += len(parsed.get("Successful", ()))
-            self.changed.notify_all()
+            # Wake a waiter only once its count is passed: woken per batch,
+            # it would cost the consumer a GIL hand-over per delete call,
+            # which the plain consumers (joined, not waited on) do not pay.
+            if self._waiting and self.count > min(self._waiting):
+                self.changed.notify_all()
 
     def wait_above(self, count: int, timeout: float = 1.0) -> None:
         """Block until more than ``count`` messages were deleted (or timeout)."""
         with self._lock:
             if self.count <= count:
-                self.changed.wait(timeout)
+                self._waiting.append(count)
+                try:
+                    self.changed.wait(timeout)
+                finally:
+                    self._waiting.remove(count)
 
 
 class Meter:
