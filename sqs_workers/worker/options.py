@@ -75,7 +75,10 @@ class WorkerOptions:
     throughput (a remote region, a slow emulator). None (the default):
     adaptive, from 1 up to 8 per queue: one more while receives come back
     full and the jobs had run out of work, one fewer while receives come
-    back less than half full.
+    back less than half full; at concurrency 1, while receives wait less
+    than 1 ms (an in-memory SQS, one on the same host), the thread running
+    the jobs receives and deletes itself instead (no hand-over between
+    threads; see ``sqs_workers.worker.receiver.InlineReceiver``).
     ``wait_seconds``: the long-poll wait of each ReceiveMessage (0-20).
     ``visibility_timeout``: asked for on each receive; None uses the queue's.
     ``ack_delay``: longest a finished job's delete waits to share a batch.
