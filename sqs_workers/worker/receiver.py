@@ -429,10 +429,10 @@ class InlineReceiver:
     def feed(self) -> bool:
         """Receive once for the run() thread, if it should; True if jobs came."""
         runtime, dispatcher = self._runtime, self._dispatcher
-        if not self.active:
-            if runtime.looks_drained or self._clock() < self._hold_until:
-                return False
-            self._hand(to_run_thread=True)
+        if not self.active and (
+            runtime.looks_drained or self._clock() < self._hold_until
+        ):
+            return False
         room = dispatcher.reserve_now(runtime)
         if not room:
             # Jobs handed to the run() thread meanwhile (what a receiver
@@ -442,6 +442,7 @@ class InlineReceiver:
             if not self._has_work():
                 self._hand(to_run_thread=False)
             return False
+        self._hand(to_run_thread=True)
         began, cpu_began = self._clock(), self._cpu_clock()
         try:
             jobs = receive_jobs(runtime, room, 0)

@@ -7,7 +7,8 @@ Threads of one worker, and what each does:
 - worker threads (up to ``concurrency``, started on demand) for sync
   handlers when ``concurrency > 1``, and one event-loop thread for
   ``async def`` handlers;
-- per queue, one acker flusher and up to 4 acker senders: deletes and
+- per queue, one acker flusher and acker senders (started as batches need
+  them, up to as many as receives can be in flight): deletes and
   visibility changes, in batches, several in flight, failed ones retried;
 - the heartbeat: extends the visibility of held messages (prefetched,
   running, and finished ones whose delete SQS has not confirmed yet);
@@ -35,14 +36,19 @@ from sqs_workers.shutdown_policies import (
     NeverShutdown,
     ShutdownPolicy,
 )
-from sqs_workers.sqs.acking import Acker
+from sqs_workers.sqs.acking import MAX_IN_FLIGHT, Acker
 from sqs_workers.sqs.retrying import retry_for
 from sqs_workers.worker.dispatcher import Dispatcher
 from sqs_workers.worker.executors import InlineRunner, LoopRunner, ThreadRunners
 from sqs_workers.worker.heartbeat import Heartbeat
 from sqs_workers.worker.jobs import ASYNC, BATCH, Job, QueueRuntime
 from sqs_workers.worker.options import WorkerOptions, worker_options_from
-from sqs_workers.worker.receiver import InlineReceiver, Receiver, ReceiverPool
+from sqs_workers.worker.receiver import (
+    MAX_ADAPTIVE_RECEIVERS,
+    InlineReceiver,
+    Receiver,
+    ReceiverPool,
+)
 from sqs_workers.worker.signals import SignalCounter, may_install, stop_signals
 
 logger = logging.getLogger(__name__)
@@ -334,10 +340,25 @@ class Worker:
                 visibility = asked = DEFAULT_VISIBILITY_TIMEOUT
             else:
                 visibility = known
-        acker = Acker(queue.client, url, queue.name, max_delay=self.options.ack_delay)
+        acker = Acker(
+            queue.client,
+            url,
+            queue.name,
+            max_delay=self.options.ack_delay,
+            max_in_flight=self._acks_in_flight(),
+        )
         runtime = QueueRuntime(queue, url, visibility, acker)
         runtime.receive_visibility = asked
         return runtime
+
+    def _acks_in_flight(self) -> int:
+        """Ack batches in flight at once per queue: as many as receives can
+        be (each full receive becomes a delete batch a round trip later), so
+        deletes keep up with the receivers (4 of them capped a queue at 40
+        deletes per round trip: ~2,700 jobs/s at 15 ms); senders start only
+        as batches need them."""
+        receivers = self.options.receivers or MAX_ADAPTIVE_RECEIVERS
+        return max(MAX_IN_FLIGHT, receivers)
 
     def _at_start(self, fn: Callable[[], T], description: str) -> T:
         """``fn()`` with start-up retries; a stop request ends the waiting."""

@@ -91,18 +91,22 @@ def test_sigterm_mid_run_finishes_running_and_releases_prefetched(
             "grace_period": grace,
         },
     )
+    # Jobs running and a receive's worth prefetched: at concurrency 1 the
+    # job thread receives 10 itself while receives are quick (and takes no
+    # more until it has run them); with a receiver thread, up to all 12.
     wait_until(
         lambda: (
             len(running(ledger)) == concurrency
-            and server_counts(queue.client, queue.url)[0] == 0
+            and server_counts(queue.client, queue.url)[1] >= 10
         ),
         20,
         "jobs running and the rest prefetched",
     )
     was_running = running(ledger)
+    held = server_counts(queue.client, queue.url)[1]
     signalled = time.monotonic()
     worker.signal(signal.SIGTERM)
-    prefetched = len(sent) - concurrency
+    prefetched = held - concurrency
     released: dict[str, str] = {}  # MessageId: ReceiptHandle
 
     def receive_released() -> bool:

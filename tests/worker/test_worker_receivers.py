@@ -5,12 +5,14 @@ an empty one, and a stop at full speed with several receives in flight."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
 from sqs_faults import FaultInjector
 
 from sqs_workers import create_fifo_queue, create_standard_queue
+from sqs_workers.sqs.acking import MAX_IN_FLIGHT
 from sqs_workers.worker.receiver import (
     GROWTH_HOLD,
     JUDGED_RECEIVES,
@@ -220,3 +222,44 @@ def test_fifo_order_holds_with_receives_in_flight(sqs: Any, backend: str) -> Non
             what="all jobs",
         )
     assert first_seen(events) == {g: list(range(8)) for g in groups}
+
+
+def test_deletes_in_flight_keep_up_with_eight_receivers(sqs: Any, backend: str) -> None:
+    # Each full receive becomes a delete batch a round trip later: with 8
+    # receives in flight, deletes need about as many in flight, not the
+    # acker's default 4 (which capped a queue at 40 deletes per round trip).
+    if backend != "memory":
+        pytest.skip("moto serves a few hundred jobs/s: one delete in flight does")
+    count = 1200
+    create_standard_queue(sqs, "wide", visibility_timeout=30)
+    queue = sqs.queue("wide")
+    done: list[int] = []
+
+    @queue.processor("noop")
+    def noop(n: int) -> None:
+        done.append(n)
+
+    with queue.add_batch():
+        for n in range(count):
+            noop.delay(n=n)
+    deletes = {"now": 0, "most": 0}
+    lock = threading.Lock()
+
+    def round_trip(model: Any, **_: Any) -> None:
+        # Every call takes 20 ms; deletes are counted while they take it.
+        delete = model.name == "DeleteMessageBatch"
+        if delete:
+            with lock:
+                deletes["now"] += 1
+                deletes["most"] = max(deletes["most"], deletes["now"])
+        time.sleep(0.02)
+        if delete:
+            with lock:
+                deletes["now"] -= 1
+
+    queue.client.meta.events.register("before-call.sqs.*", round_trip)
+    with running_worker(queue, receivers=8, wait_seconds=0):
+        wait_until(lambda: len(done) >= count, what="all jobs")
+        wait_until(lambda: queue_counts(queue) == (0, 0), what="all deleted")
+    assert deletes["most"] > MAX_IN_FLIGHT
+    assert sorted(done) == list(range(count))

@@ -233,7 +233,11 @@ def test_stop_does_not_wait_out_a_long_poll(sqs: Any) -> None:
         ran.append(n)
 
     job.delay(n=0)
-    runner = WorkerThread(Worker(queue, MaxTasksShutdown(1), wait_seconds=20))
+    # A receiver thread long-polls (fixed receivers: the job thread does not
+    # receive for itself, which would leave no poll to outlive the stop).
+    runner = WorkerThread(
+        Worker(queue, MaxTasksShutdown(1), wait_seconds=20, receivers=1)
+    )
     begin = time.monotonic()
     runner.start().join(timeout=15)
     assert time.monotonic() - begin < 10  # not another 20 s long poll
