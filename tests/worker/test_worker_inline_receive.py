@@ -232,11 +232,12 @@ def test_a_full_ack_batch_is_sent_by_the_thread_that_filled_it(sqs: Any) -> None
 
 
 def drain_recording_threads(
-    queue: Any, count: int, latency: float = 0.0
+    queue: Any, count: int, latency: float = 0.0, **options: Any
 ) -> tuple[int, list[int], list[int], list[int]]:
-    """Drain ``count`` no-op jobs with a worker at its defaults (every call
-    held ``latency`` seconds first); the run() thread, the threads that
-    received and deleted (one entry per call), and the jobs that ran."""
+    """Drain ``count`` no-op jobs with a worker (its defaults, or
+    ``options``; every call held ``latency`` seconds first); the run()
+    thread, the threads that received and deleted (one entry per call), and
+    the jobs that ran."""
     runner: list[int] = []
     done: list[int] = []
 
@@ -261,7 +262,7 @@ def drain_recording_threads(
     )
     if latency:
         FaultInjector(queue.client, rate=0.0, latency=latency)
-    with running_worker(queue, wait_seconds=0):
+    with running_worker(queue, wait_seconds=0, **options):
         wait_until(lambda: len(done) >= count, what="all jobs")
         wait_until(lambda: queue_counts(queue) == (0, 0), what="all deleted")
     (run_thread,) = runner
@@ -306,23 +307,9 @@ def test_a_round_trip_keeps_the_receives_on_the_receiver_threads(
 def test_fixed_receivers_keep_receiving_themselves(sqs: Any) -> None:
     create_standard_queue(sqs, "fixed", visibility_timeout=30)
     queue = sqs.queue("fixed")
-    runner: list[int] = []
-
-    @queue.processor("noop")
-    def noop(n: int) -> None:
-        runner[:] = [threading.get_ident()]
-
-    with queue.add_batch():
-        for n in range(30):
-            noop.delay(n=n)
-    receives: list[int] = []
-    queue.client.meta.events.register(
-        "before-call.sqs.ReceiveMessage",
-        lambda **_: receives.append(threading.get_ident()),
-    )
-    with running_worker(queue, wait_seconds=0, receivers=1):
-        wait_until(lambda: queue_counts(queue) == (0, 0), what="all deleted")
-    assert runner and runner[0] not in receives
+    run_thread, receives, _, done = drain_recording_threads(queue, 30, receivers=1)
+    assert run_thread not in receives
+    assert set(done) == set(range(30))
 
 
 def test_a_stop_mid_drain_on_the_run_thread_loses_nothing(
