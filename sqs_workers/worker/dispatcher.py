@@ -102,9 +102,13 @@ class Dispatcher:
                 room.wait()
             if self._stopping:
                 return 0
-            asked = min(RECEIVE_BATCH, self._free(key))
-            self._reserved[key] += asked
-            return asked
+            return self._reserve(key)
+
+    def _reserve(self, key: int) -> int:
+        """Reserve room for one receive in queue ``key`` (lock held)."""
+        asked = min(RECEIVE_BATCH, self._free(key))
+        self._reserved[key] += asked
+        return asked
 
     def _free(self, key: int) -> int:
         return self._capacity[key] - self._held[key] - self._reserved[key]
@@ -120,9 +124,7 @@ class Dispatcher:
         with self._lock:
             if self._stopping or self._paused or self._free(key) < self._need:
                 return 0
-            asked = min(RECEIVE_BATCH, self._free(key))
-            self._reserved[key] += asked
-            return asked
+            return self._reserve(key)
 
     def park_receivers(self, runtime: QueueRuntime, parked: bool) -> None:
         """Keep ``runtime``'s receivers waiting (the run() thread receives
@@ -130,9 +132,8 @@ class Dispatcher:
         key = id(runtime)
         with self._lock:
             self._parked[key] = parked
-            if not parked and self._room_waiting[key]:
-                self._room_waiting[key] = 0
-                self._room[key].notify_all()
+            if not parked:
+                self._wake_all_receivers(key)
 
     def set_receivers(self, runtime: QueueRuntime, receivers: int) -> None:
         """``runtime`` has this many receivers now: with the default prefetch,
@@ -205,8 +206,9 @@ class Dispatcher:
         with self._lock:
             self._running -= 1
             self._forget(runtime, job)
+            group = job.group
             released = (
-                [] if job.group is None else self._next_of_group(runtime, job, success)
+                [] if group is None else self._next_of_group(runtime, group, success)
             )
             startable, stale = self._take_startable()
             if self._running == 0 and self._idle_waiting:
@@ -221,11 +223,10 @@ class Dispatcher:
         return released, following
 
     def _next_of_group(
-        self, runtime: QueueRuntime, job: Job, success: bool
+        self, runtime: QueueRuntime, group: str, success: bool
     ) -> list[Job]:
-        group = job.group
-        if group is None:
-            return []
+        """A job of FIFO ``group`` finished: its next one becomes ready, or
+        (it failed) the group's later ones are handed back to be released."""
         parked = runtime.groups.get(group)
         if not parked:
             runtime.groups.pop(group, None)
@@ -309,6 +310,12 @@ class Dispatcher:
         if self._room_waiting[key] and self._receivable(key):
             self._wake_receiver(key)
 
+    def _wake_all_receivers(self, key: int) -> None:
+        """Wake every thread waiting for room in the queue ``key`` (lock held;
+        rare: a stop, or receivers let go by the run() thread)."""
+        self._room_waiting[key] = 0
+        self._room[key].notify_all()
+
     def _wake_receiver(self, key: int) -> None:
         """Wake one thread waiting for room (or for the queue to drain) in
         the queue ``key``, if any (lock held)."""
@@ -367,9 +374,8 @@ class Dispatcher:
                 for job in unstarted:
                     if job.runtime is runtime:
                         self._forget(runtime, job)
-            for key, room in self._room.items():
-                self._room_waiting[key] = 0
-                room.notify_all()
+            for key in self._room:
+                self._wake_all_receivers(key)
             return unstarted
 
     def unstart(self, jobs: list[Job]) -> None:
