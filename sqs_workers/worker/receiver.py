@@ -373,11 +373,18 @@ class ReceiverPool:
 # hand-overs here (each socket call of botocore's hands the GIL over), some
 # 0.5 ms per batch of 10, against two waits of ~0.3 ms for a same-host
 # endpoint. A real round trip (milliseconds) is worth overlapping instead.
-# One slow receive may be a GIL wait or a pause: the queue goes back to the
-# receivers after SLOW_IN_A_ROW of them, and the run() thread does not try
-# again for INLINE_HOLD seconds.
+# The first receive that waits that long hands the queue back to the
+# receivers (each try at a remote endpoint costs a round trip with fewer
+# receives in flight, paid again at each burst of a bursty queue); once
+# receives have been quick, one slow receive may be a GIL wait or a pause,
+# and it takes SLOW_IN_A_ROW of them. The run() thread then waits
+# INLINE_RETRY seconds before it tries again, twice as long after each
+# try that fails in turn, up to INLINE_HOLD: a same-host endpoint whose
+# first receive met the start-up of the worker's threads gets its queue
+# back within a second, a remote one costs a round trip every 10 s.
 INLINE_WAIT = 0.001
 SLOW_IN_A_ROW = 3
+INLINE_RETRY = 1.0
 INLINE_HOLD = 10.0
 
 
@@ -395,11 +402,13 @@ class InlineReceiver:
     stay parked (the dispatcher gives them no room). It starts that way
     (``begin``), and hands the queue back to the receivers when a receive
     comes back short (the queue is drained: they long-poll and report it
-    empty), when receives wait ``INLINE_WAIT`` or more (``SLOW_IN_A_ROW`` in
-    a row; not tried again for ``INLINE_HOLD``), when one fails (they retry
-    with backoff, and report a missing queue), or when there is no room for
-    jobs it would run (jobs held elsewhere: async handlers, a paused
-    worker). It takes the queue again once the receivers find it deep.
+    empty), when a receive waits ``INLINE_WAIT`` or more (after quick
+    ones: ``SLOW_IN_A_ROW`` in a row; tried again after ``INLINE_RETRY``,
+    doubling up to ``INLINE_HOLD``),
+    when one fails (they retry with backoff, and report a missing queue),
+    or when there is no room for jobs it would run (jobs held elsewhere:
+    async handlers, a paused worker). It takes the queue again once the
+    receivers find it deep.
     """
 
     def __init__(
@@ -419,7 +428,9 @@ class InlineReceiver:
         self._cpu_clock = cpu_clock
         self.active = False
         self._slow = 0  # receives in a row that waited INLINE_WAIT or more
+        self._quick_seen = False  # a quick receive since it took the queue
         self._hold_until = float("-inf")
+        self._hold = INLINE_RETRY  # the next hold; doubles while tries fail
 
     def begin(self) -> None:
         """Before the receivers start: the run() thread tries first (so the
@@ -452,7 +463,12 @@ class InlineReceiver:
             self._hand(to_run_thread=False, hold=True)
             return False
         waited = (self._clock() - began) - (self._cpu_clock() - cpu_began)
-        self._slow = self._slow + 1 if waited >= INLINE_WAIT else 0
+        if waited >= INLINE_WAIT:
+            self._slow += 1
+        else:
+            self._slow = 0
+            self._quick_seen = True
+            self._hold = INLINE_RETRY
         if not jobs:
             dispatcher.unreserve(runtime, room)
             self._hand(to_run_thread=False)
@@ -463,16 +479,18 @@ class InlineReceiver:
             self._release(runtime, refused)
         if runtime.looks_drained:
             self._hand(to_run_thread=False)
-        elif self._slow >= SLOW_IN_A_ROW:
+        elif self._slow >= (SLOW_IN_A_ROW if self._quick_seen else 1):
             self._hand(to_run_thread=False, hold=True)
         return not refused
 
     def _hand(self, to_run_thread: bool, hold: bool = False) -> None:
         """Receive on the run() thread, or give the queue back to its receivers."""
         if hold:
-            self._hold_until = self._clock() + INLINE_HOLD
+            self._hold_until = self._clock() + self._hold
+            self._hold = min(self._hold * 2, INLINE_HOLD)
         if self.active != to_run_thread:
             self.active = to_run_thread
             self._slow = 0
+            self._quick_seen = False
             self._runtime.acker.send_full_here = to_run_thread
             self._dispatcher.park_receivers(self._runtime, to_run_thread)
